@@ -1,0 +1,1 @@
+"""The Rasa action server (rasa-sdk): thin adapters from Rasa's tracker to the domain core in `hotline`."""

@@ -1,0 +1,64 @@
+"""The gateway's client for Rasa's REST channel: text in (normalised), bot messages out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hotline import messages, safety
+from hotline.text import Lang, detect_lang, normalise
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa (or the action server behind it) did not answer in time."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout: float = 4.0) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        try:
+            response = await self._client.post(
+                "/webhooks/rest/webhook",
+                json={"sender": sender, "message": normalise(text), "metadata": metadata},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(str(type(error).__name__)) from error
+        items: list[dict[str, Any]] = response.json()
+        result: list[BotMessage] = []
+        for item in items:
+            if "text" not in item:
+                continue
+            buttons = [{"title": str(b["title"]), "payload": str(b["payload"])} for b in item.get("buttons") or []]
+            result.append(BotMessage(str(item["text"]), buttons))
+        return result
+
+    async def ready(self) -> bool:
+        try:
+            return (await self._client.get("/status", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def fallback_messages(text: str, lang: Lang | None) -> list[BotMessage]:
+    """What the person gets when Rasa does not answer: safety first (rules only), then the hotlines."""
+    normalised = normalise(text)
+    lang = lang or detect_lang(normalised)
+    replies = []
+    if safety.is_urgent(normalised):
+        replies.append(BotMessage(messages.text("emergency", lang)))
+    replies.append(BotMessage(messages.text("service_down", lang)))
+    return replies

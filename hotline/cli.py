@@ -1,0 +1,116 @@
+"""The `hotline` command: run, train, chat, classify, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import Annotated
+
+import httpx
+import typer
+
+from hotline import rasa_service, services
+from hotline.settings import get_settings
+
+app = typer.Typer(help="Legal-aid hotline assistant.", no_args_is_help=True, add_completion=False)
+bench_app = typer.Typer(help="Benchmarks; figures go to docs/benchmarks.md.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@app.command()
+def run() -> None:
+    """Train the model if its inputs changed, then start the action server, Rasa and the gateway."""
+    raise typer.Exit(services.run(get_settings()))
+
+
+@app.command()
+def train(
+    force: Annotated[bool, typer.Option(help="Train even if a model for these inputs exists.")] = False,
+) -> None:
+    """Train the Rasa model from config.yml, domain.yml and nlu_data/ (cached by their content hash)."""
+    try:
+        path = rasa_service.train(get_settings(), force=force)
+    except rasa_service.RasaServiceError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(str(path))
+
+
+@app.command()
+def classify() -> None:
+    """Classify messages from stdin, one per line (text or {"text": ...}); one JSON object per line out."""
+    from hotline.classify import classify_lines
+
+    settings = get_settings()
+    lines = sys.stdin.read().splitlines()
+
+    async def go(url: str) -> None:
+        async for result in classify_lines(lines, url):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+    try:
+        with rasa_service.rasa_server_for_nlu(settings) as url:
+            asyncio.run(go(url))
+    except rasa_service.RasaServiceError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+
+
+@app.command()
+def chat(
+    url: Annotated[str | None, typer.Option(help="Gateway URL (default: the running hotline).")] = None,
+    lang: Annotated[str | None, typer.Option(help="zh or en; default: from what you type.")] = None,
+) -> None:
+    """Talk to the running hotline in the terminal (type a button's number to press it; Ctrl-D to leave)."""
+    settings = get_settings()
+    base = url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    session = "cli-" + uuid.uuid4().hex[:12]
+    interactive = sys.stdin.isatty()
+    buttons: list[dict[str, str]] = []
+    with httpx.Client(base_url=base, timeout=30.0) as client:
+        while True:
+            try:
+                line = input("you> " if interactive else "")
+            except (EOFError, KeyboardInterrupt):
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text.isdigit() and 1 <= int(text) <= len(buttons):
+                text = buttons[int(text) - 1]["payload"]
+            body: dict[str, str] = {"session": session, "text": text}
+            if lang:
+                body["lang"] = lang
+            try:
+                response = client.post("/api/chat", json=body)
+            except httpx.HTTPError:
+                typer.echo(f"The hotline does not answer at {base}. Start it with `make run`.", err=True)
+                raise typer.Exit(1) from None
+            data = response.json()
+            if response.status_code != 200:
+                typer.echo(f"bot> ({data.get('error')})")
+                continue
+            buttons = []
+            for message in data["messages"]:
+                typer.echo(f"bot> {message['text']}")
+                for button in message.get("buttons") or []:
+                    buttons.append(button)
+                    typer.echo(f"     [{len(buttons)}] {button['title']}")
+
+
+@bench_app.command("nlu")
+def bench_nlu(
+    retrain: Annotated[bool, typer.Option(help="Train both models from scratch to time training.")] = False,
+    write: Annotated[bool, typer.Option(help="Write the figures into docs/benchmarks.md.")] = True,
+) -> None:
+    """Topic accuracy, urgent flags and latency on ../shared/eval, ours beside Rasa's default pipeline."""
+    from hotline.bench_nlu import run_bench
+
+    raise typer.Exit(run_bench(get_settings(), retrain=retrain, write=write))
+
+
+def main() -> None:
+    app()

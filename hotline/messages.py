@@ -1,0 +1,90 @@
+"""The bilingual message catalogue (hotline/data/messages.yml) with hotline numbers filled in from data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hotline.text import Lang
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+
+class CatalogueError(ValueError):
+    """A message or hotline entry is missing or malformed; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: list[Button] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def hotlines() -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = yaml.safe_load((DATA_DIR / "hotlines.yml").read_text("utf-8"))
+    for key, entry in data.items():
+        for required in ("number", "source", "confidence", "checked"):
+            if required not in entry:
+                raise CatalogueError(f"hotlines.yml: {key} has no {required}")
+    return data
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DATA_DIR / "messages.yml").read_text("utf-8"))
+    return data
+
+
+def _numbers() -> dict[str, str]:
+    return {key: str(entry["number"]) for key, entry in hotlines().items()}
+
+
+def text(key: str, lang: Lang) -> str:
+    """The message `key` in `lang`, hotline numbers filled in."""
+    try:
+        template = catalogue()[key][lang]
+    except KeyError as missing:
+        raise CatalogueError(f"messages.yml: no {lang} text for {key}") from missing
+    return str(template).format(**_numbers())
+
+
+def label(group: str, key: str, lang: Lang) -> str:
+    try:
+        return str(catalogue()[group][key][lang])
+    except KeyError as missing:
+        raise CatalogueError(f"messages.yml: no {lang} label {group}.{key}") from missing
+
+
+def validate() -> list[str]:
+    """Problems in the catalogue: a missing language or an unknown placeholder."""
+    problems: list[str] = []
+    numbers = _numbers()
+
+    def check(path: str, node: Any) -> None:
+        if isinstance(node, dict) and set(LANGS) <= set(node) and all(isinstance(node[x], str) for x in LANGS):
+            for lang in LANGS:
+                try:
+                    node[lang].format(**numbers)
+                except (KeyError, IndexError, ValueError) as error:
+                    problems.append(f"messages.yml: {path}.{lang}: bad placeholder {error}")
+            return
+        if isinstance(node, dict) and any(isinstance(v, dict) for v in node.values()):
+            for key, value in node.items():
+                check(f"{path}.{key}" if path else str(key), value)
+            return
+        problems.append(f"messages.yml: {path} needs both zh and en texts")
+
+    check("", catalogue())
+    return problems

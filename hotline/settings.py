@@ -1,0 +1,79 @@
+"""Configuration from the environment (one place, typed, with defaults for a developer machine).
+
+Secrets (the Telegram token, database passwords) only ever come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name, "").strip()
+    path = Path(raw) if raw else default
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path = PROJECT_ROOT
+    rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
+    action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
+    gateway_host: str = field(default_factory=lambda: _env("GATEWAY_HOST", "127.0.0.1"))
+    gateway_port: int = field(default_factory=lambda: int(_env("GATEWAY_PORT", "8080")))
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+    telegram_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    rasa_venv: Path = field(default_factory=lambda: _path("RASA_VENV", PROJECT_ROOT / ".venv-rasa"))
+    models_dir: Path = field(default_factory=lambda: _path("HOTLINE_MODELS", PROJECT_ROOT / "models"))
+    var_dir: Path = field(default_factory=lambda: _path("HOTLINE_VAR", PROJECT_ROOT / "var"))
+    shared_dir: Path = field(default_factory=lambda: _path("HOTLINE_SHARED", PROJECT_ROOT.parent / "shared"))
+
+    @property
+    def rasa_bin(self) -> Path:
+        return self.rasa_venv / "bin" / "rasa"
+
+    @property
+    def rasa_port(self) -> int:
+        return int(self.rasa_url.rsplit(":", 1)[-1].split("/")[0])
+
+    @property
+    def action_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLite file under var/ unless DATABASE_URL names another database (PostgreSQL in production)."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'hotline.db'}"
+
+    @property
+    def rasa_tracker_db(self) -> Path:
+        return self.var_dir / "rasa_tracker.db"
+
+
+def get_settings() -> Settings:
+    return Settings()
+
+
+def rasa_environment(settings: Settings) -> dict[str, str]:
+    """Environment for the Rasa subprocesses: telemetry off, endpoints filled in."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "ACTION_ENDPOINT_URL": settings.action_endpoint_url,
+            "RASA_TRACKER_DB": str(settings.rasa_tracker_db),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+            "SANIC_HOST": "127.0.0.1",  # the rasa-sdk action server listens on loopback only
+        }
+    )
+    return env
