@@ -6,7 +6,8 @@ export RASA_TELEMETRY_ENABLED := false
 run: setup
 	.venv/bin/hotline run
 
-test: setup lint typecheck pytest
+# The model is trained (with Rasa's progress shown) before pytest, which would otherwise train it silently.
+test: setup lint typecheck train pytest
 
 setup:
 	@bash scripts/bootstrap.sh

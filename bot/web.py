@@ -49,8 +49,9 @@ async def chat(request: web.Request) -> web.Response:
         return _error(415, "Send JSON with the header Content-Type: application/json.")
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _error(413, "The request is too large.")
-    raw = await request.read()
-    if len(raw) > MAX_BODY:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a body sent without Content-Length that grew too large
         return _error(413, "The request is too large.")
     try:
         body = json.loads(raw)
