@@ -142,18 +142,9 @@ def run_bench(settings: Settings, retrain: bool = False, write: bool = True) -> 
     for name, config, prefix, port in configs:
         model, seconds = _trained(settings, config, prefix, retrain)
         server = RasaServer(settings, model, port=port, log_file=settings.var_dir / f"bench-{name}.log")
-        with console.status(f"Starting Rasa for {name} ..."):
-            server.start()
-            try:
-                server.wait_ready()
-            except Exception:
-                server.stop()
-                raise
-        try:
-            with Progress(console=console) as progress:
-                langs, latencies = asyncio.run(_evaluate(server.url, eval_sets, progress, name))
-        finally:
-            server.stop()
+        console.print(f"Starting Rasa for {name} ...")
+        with server.running() as url, Progress(console=console) as progress:
+            langs, latencies = asyncio.run(_evaluate(url, eval_sets, progress, name))
         quantiles = statistics.quantiles(latencies, n=20)
         results.append(
             ModelResult(

@@ -54,7 +54,7 @@ def _is_long(text: str, lang: Lang) -> bool:
     return len(text) >= _LONG_ZH_CHARS if lang == "zh" else len(text.split()) >= _LONG_EN_WORDS
 
 
-def topic_of(parse: dict[str, Any], text: str, lang: Lang) -> Topic:
+def topic_of(parse: dict[str, Any], text: str, lang: Lang, flags: list[safety.SafetyFlag]) -> Topic:
     """The topic a parse result points to (see the module docstring for the rule)."""
     ranking: list[dict[str, Any]] = parse.get("intent_ranking") or []
     top = (parse.get("intent") or {}).get("name", "")
@@ -66,12 +66,12 @@ def topic_of(parse: dict[str, Any], text: str, lang: Lang) -> Topic:
         for item in ranking:
             if item["name"] in TOPIC_INTENTS and float(item.get("confidence", 0)) >= _MIN_TOPIC_CONFIDENCE:
                 return TOPIC_INTENTS[item["name"]]
-    if top == EMERGENCY_INTENT or safety.check(text):
+    if top == EMERGENCY_INTENT or flags:
         # Danger with a child or a parent in it is a minors' matter; other violence is an "other" legal matter
         # (Legal Aid Law Art. 32(4)); self-harm alone is no legal topic.
         if safety.involves_minor(text):
             return "minors"
-        if any(f.danger is not safety.Danger.SELF_HARM for f in safety.check(text)):
+        if any(f.danger is not safety.Danger.SELF_HARM for f in flags):
             return "other"
     return "none"
 
@@ -94,7 +94,7 @@ def combine(original: str, parse: dict[str, Any], today: date | None = None) -> 
         text=original,
         intent=name,
         confidence=round(confidence, 4),
-        topic=topic_of(parse, text, lang),
+        topic=topic_of(parse, text, lang, flags),
         urgent=bool(flags) or model_urgent,
         lang=lang,
         entities=normalise_entities(parse.get("entities") or [], today),

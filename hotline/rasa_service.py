@@ -166,6 +166,16 @@ class RasaServer:
             time.sleep(0.5)
         raise RasaServiceError(f"The Rasa server did not answer at {self.url} within {timeout:.0f} s.")
 
+    @contextmanager
+    def running(self) -> Iterator[str]:
+        """Started and answering for the `with` block (its URL), stopped after, also when starting fails."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self.url
+        finally:
+            self.stop()
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None:
             stop_process(self.process, timeout)
@@ -201,9 +211,5 @@ def rasa_server_for_nlu(settings: Settings) -> Iterator[str]:
         file=sys.stderr,
         flush=True,
     )
-    server.start()
-    try:
-        server.wait_ready()
-        yield server.url
-    finally:
-        server.stop()
+    with server.running() as url:
+        yield url

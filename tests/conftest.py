@@ -80,13 +80,8 @@ def action_server(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def rasa_server(settings: Settings, model: Path, action_server: str) -> Iterator[str]:
-    server = RasaServer(settings, model, log_file=settings.var_dir / "rasa.log")
-    server.start()
-    try:
-        server.wait_ready()
-        yield server.url
-    finally:
-        server.stop()
+    with RasaServer(settings, model, log_file=settings.var_dir / "rasa.log").running() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
