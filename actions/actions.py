@@ -1,7 +1,13 @@
-"""action_reply: the one action Rasa runs after every user message (see config.yml for why).
+"""action_reply: the one action Rasa runs after every user message; it runs the guided flows.
 
-It rebuilds the classification from Rasa's parse of the message, applies the safety rules to the text
-itself (never the model alone), and lets hotline.dialogue decide the replies.
+Why one flow-runner action rather than Rasa forms with dynamic slots: our flows branch on collected facts, link
+to each other, and must be edited as data by the office (flows/*.yml); repairs (why, correct, skip, switch,
+emergency) apply at every step. Forms would spread that over domain.yml, rules and per-slot validators, and
+every flow edit would retrain the model. Here Rasa does what it is good at (NLU, the tracker store) and the
+flow engine (hotline/flow_engine.py) is a pure, tested function of the state kept in one slot.
+
+It rebuilds the classification from Rasa's parse of the message, applies the safety rules to the text itself
+(never the model alone), and lets hotline.dialogue decide the replies.
 """
 
 from __future__ import annotations
@@ -13,11 +19,51 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from hotline.dialogue import State, respond
+from hotline import messages
+from hotline.cases.db import engine_for
+from hotline.cases.store import CaseStore
+from hotline.conversation import State
+from hotline.dialogue import Turn, respond
+from hotline.flow_schema import load_flows
+from hotline.handoff import open_case
+from hotline.messages import Reply
 from hotline.nlu import combine
+from hotline.settings import get_settings
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)
+
+# Refuse to start with an invalid flow: FlowError lists every problem with its file and step.
+FLOWS = load_flows()
+
+
+_store: CaseStore | None = None
+
+
+def case_store() -> CaseStore:
+    global _store
+    if _store is None:
+        _store = CaseStore(engine_for(get_settings().effective_database_url))
+    return _store
+
+
+def _with_case(turn: Turn, tracker: Tracker, channel: str) -> Turn:
+    """A handoff becomes a case in the store (written before anyone is notified) and the person gets its number."""
+    if not any(e.startswith("handoff:") for e in turn.events):
+        return turn
+    lang = turn.state.lang or "zh"
+    if turn.state.case_ref:  # one case per conversation: remind them of its number
+        reminder = Reply(messages.text("handoff_created", lang, ref=turn.state.case_ref))
+        return Turn([*turn.replies, reminder], turn.state, turn.events)
+    user_texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"]
+    try:
+        case = open_case(case_store(), turn.state, channel, tracker.sender_id, user_texts)
+    except Exception:  # the database is down or not migrated: say so, and how to reach a lawyer anyway
+        log.exception("conversation=%s could not open a case", tracker.sender_id)
+        return Turn([*turn.replies, Reply(messages.text("handoff_failed", lang))], turn.state, turn.events)
+    log.info("conversation=%s case=%s urgent=%s", tracker.sender_id, case.ref, case.urgent)
+    reply = Reply(messages.text("handoff_created", lang, ref=str(case.ref)))
+    return Turn([*turn.replies, reply], turn.state.evolve(case_ref=case.ref), [*turn.events, f"case:{case.ref}"])
 
 
 def _lang(value: Any) -> Lang | None:
@@ -33,19 +79,20 @@ class ActionReply(Action):  # type: ignore[misc]  # rasa-sdk ships no type infor
         text = str(message.get("text") or "")
         metadata = message.get("metadata") or {}
         classification = combine(text, message)
-        state = State(
-            lang=_lang(tracker.get_slot("lang")),
-            topic=tracker.get_slot("topic"),
-            urgent=bool(tracker.get_slot("urgent")),
-        )
-        turn = respond(classification, state, lang_hint=_lang(metadata.get("lang")))
-        # Privacy: the sender id and what happened, never the text.
+        state = State.from_slot(tracker.get_slot("conversation"))
+        try:
+            turn = respond(classification, state, lang_hint=_lang(metadata.get("lang")), flows=FLOWS)
+        except Exception:  # a bug must not leave the person without an answer; the state is kept as it was
+            log.exception("conversation=%s action_reply failed; state kept", tracker.sender_id)
+            lang = _lang(metadata.get("lang")) or state.lang or classification.lang
+            keys = (["emergency"] if classification.urgent else []) + ["service_down"]
+            for key in keys:
+                dispatcher.utter_message(text=messages.text(key, lang))
+            return []
+        turn = _with_case(turn, tracker, str(metadata.get("channel") or "web"))
+        # Privacy: the conversation id and what happened, never the text or the facts.
         log.info("conversation=%s intent=%s events=%s", tracker.sender_id, classification.intent, turn.events)
         for reply in turn.replies:
             buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
-        return [
-            SlotSet("lang", turn.state.lang),
-            SlotSet("topic", turn.state.topic),
-            SlotSet("urgent", turn.state.urgent),
-        ]
+        return [SlotSet("conversation", turn.state.to_slot())]

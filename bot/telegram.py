@@ -30,8 +30,14 @@ def _markup(message: BotMessage) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["title"], callback_data=b["payload"][:64])] for b in message.buttons]
+        [[InlineKeyboardButton(b["title"], callback_data=_callback_data(b["payload"]))] for b in message.buttons]
     )
+
+
+def _callback_data(payload: str) -> str:
+    """Telegram takes at most 64 bytes of callback data: cut on a character boundary, never mid-character.
+    (Flow option labels, which are also their payloads, stay under that; tests/test_flow_schema.py checks it.)"""
+    return payload.encode("utf-8")[:64].decode("utf-8", errors="ignore")
 
 
 class TelegramChannel:

@@ -131,13 +131,15 @@ def safety_list(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def run_bench(settings: Settings, retrain: bool = False, write: bool = True) -> int:
+def run_bench(settings: Settings, retrain: bool = False, write: bool = True, only: str | None = None) -> int:
     eval_sets = {lang: load_eval(settings, lang) for lang in ("zh", "en")}
     root = settings.project_root
     configs = [
         ("ours", root / "config.yml", "hotline", 5105),
         ("rasa-default", root / "bench" / "rasa-default-config.yml", "baseline", 5106),
     ]
+    if only is not None:
+        configs = [c for c in configs if c[0] == only]
     results: list[ModelResult] = []
     for name, config, prefix, port in configs:
         model, seconds = _trained(settings, config, prefix, retrain)

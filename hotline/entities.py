@@ -119,11 +119,22 @@ def parse_number(text: str) -> float | None:
 _MONEY = re.compile(rf"(?P<num>\d[\d,]*(?:\.\d+)?|[{_CN_DIGITS}]+)\s*(?P<mult>万|千|k|w)?(?![a-z])", re.IGNORECASE)
 
 
+def _plausible_amount(match: re.Match[str], text: str) -> bool:
+    num = match["num"]
+    if num[0].isdigit() or match["mult"]:
+        return True
+    return any(ch in num for ch in "十百千万") or text[match.end() :].lstrip().startswith(("元", "块", "蚊"))
+
+
 def parse_money(span: str) -> float | None:
     """`1.2万` → 12000, `一万二` → 12000, `12000元` → 12000, `8千块` → 8000, `$2,400` → 2400."""
-    match = _MONEY.search(normalise(span).lower())
-    if not match:
+    text = normalise(span).lower()
+    # Prefer Arabic digits, then the longest Chinese numeral; a lone 一/两 (一共, 两个) is not an amount
+    # unless a unit follows.
+    candidates = [m for m in _MONEY.finditer(text) if _plausible_amount(m, text)]
+    if not candidates:
         return None
+    match = max(candidates, key=lambda m: (m["num"][0].isdigit(), len(m.group(0))))
     number = parse_number(match["num"])
     if number is None:
         return None
@@ -173,6 +184,11 @@ _ZH_AGO = re.compile(
     r"nine|ten|eleven|twelve)\s*个?\s*多?\s*(?P<unit>月|年|天|星期|礼拜|周|days?|weeks?|months?|years?)\s*"
     r"(?:前|以前|之前|ago)"
 )
+_N = rf"\d+|[{_CN_DIGITS}]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an"
+_COMPOUND_AGO = re.compile(
+    rf"(?:(?P<years>{_N})\s*(?:年|years?)\s*(?:and\s*)?)?(?:(?P<months>{_N})\s*个?\s*(?:月|months?)\s*(?:and\s*|零)?)"
+    rf"(?:(?P<days>{_N})\s*(?:天|日|days?))?\s*(?:前|以前|之前|ago)"
+)
 _EN_MONTHS = [
     "january",
     "february",
@@ -211,6 +227,10 @@ def parse_date(span: str, today: date | None = None) -> str | None:
         return date.fromordinal(today.toordinal() - simple[text]).isoformat()
     if iso := _ISO.fullmatch(text):
         return _ymd(int(iso["year"]), int(iso["month"]), int(iso["day"]) if iso["day"] else None)
+    if compound := _COMPOUND_AGO.search(text):  # 11个月27天前, 1年2个月前, 3 months and 5 days ago
+        years, months, days = (int(parse_number(compound[k] or "0") or 0) for k in ("years", "months", "days"))
+        months += years * 12
+        return date.fromordinal(_shift_months(today, months).toordinal() - days).isoformat()
     if ago := _ZH_AGO.search(text):
         number = 3.0 if ago["num"] == "几" else parse_number(ago["num"])
         if number is None:
@@ -236,8 +256,12 @@ def parse_date(span: str, today: date | None = None) -> str | None:
         day = parse_number(full["day"]) if full["day"] else None
         if full["year"]:
             year = int(full["year"])
-        elif not any(text.startswith(w) for w in _ZH_RELATIVE_YEAR) and month and int(month) > today.month:
-            year = today.year - 1  # a month without a year, later than this one, is last year's
+        elif (
+            not any(text.startswith(w) for w in _ZH_RELATIVE_YEAR)
+            and month
+            and ((int(month), int(day or 0)) > (today.month, today.day))
+        ):
+            year = today.year - 1  # a month (and day) without a year, later than today, is last year's
         if month:
             return _ymd(year, int(month), int(day) if day else None)
     if named := _EN_LAST_MONTH.search(text):

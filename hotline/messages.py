@@ -13,6 +13,20 @@ from hotline.text import Lang
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LANGS: tuple[Lang, ...] = ("zh", "en")
+# Placeholders a text may use besides the hotline numbers: values an eligibility rule or a flow fills in.
+PARAMS = (
+    "deadline",
+    "days",
+    "amount",
+    "per_capita",
+    "threshold",
+    "household",
+    "income",
+    "since",
+    "scope",
+    "place",
+    "ref",
+)
 
 
 class CatalogueError(ValueError):
@@ -51,13 +65,29 @@ def _numbers() -> dict[str, str]:
     return {key: str(entry["number"]) for key, entry in hotlines().items()}
 
 
-def text(key: str, lang: Lang) -> str:
-    """The message `key` in `lang`, hotline numbers filled in."""
+def text(key: str, lang: Lang, **params: str) -> str:
+    """The message `key` (a dotted path for nested groups: `reasons.wages_limitation`) in `lang`, with hotline
+    numbers and `params` filled in."""
+    node: Any = catalogue()
     try:
-        template = catalogue()[key][lang]
-    except KeyError as missing:
+        for part in key.split("."):
+            node = node[part]
+        template = node[lang]
+    except (KeyError, TypeError) as missing:
         raise CatalogueError(f"messages.yml: no {lang} text for {key}") from missing
-    return str(template).format(**_numbers())
+    try:
+        return str(template).format(**_numbers(), **params)
+    except KeyError as unknown:
+        raise CatalogueError(f"messages.yml: {key}.{lang} needs the value {unknown}") from unknown
+
+
+def has(key: str) -> bool:
+    node: Any = catalogue()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return isinstance(node, dict) and set(LANGS) <= set(node)
 
 
 def label(group: str, key: str, lang: Lang) -> str:
@@ -70,7 +100,8 @@ def label(group: str, key: str, lang: Lang) -> str:
 def validate() -> list[str]:
     """Problems in the catalogue: a missing language or an unknown placeholder."""
     problems: list[str] = []
-    numbers = _numbers()
+    # Values the outcome texts take (hotline/outcome.py); any other placeholder is a mistake.
+    numbers: dict[str, str] = {**_numbers(), **dict.fromkeys(PARAMS, "0")}
 
     def check(path: str, node: Any) -> None:
         if isinstance(node, dict) and set(LANGS) <= set(node) and all(isinstance(node[x], str) for x in LANGS):

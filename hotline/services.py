@@ -67,9 +67,27 @@ def gateway_command() -> list[str]:
 
 
 def run(settings: Settings) -> int:
-    """Train if needed, start everything, block until Ctrl-C (or a child dies), stop everything."""
+    """Check the flows, train if needed, start everything, block until Ctrl-C (or a child dies), stop everything."""
+    from hotline.flow_schema import validate_flows
+
+    _, problems = validate_flows()
+    if problems:  # the action server would refuse them too; say why before training and starting anything
+        for problem in problems:
+            console.print(f"[red]{problem}[/]")
+        console.print("[red]The flows have problems (above); fix them and run `hotline flows check`.[/]")
+        return 1
     model = train(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from hotline.cases.db import shown, upgrade
+
+    try:
+        with console.status("Bringing the case database up to date ..."):
+            upgrade(settings.effective_database_url)  # Alembic: creates or migrates the schema, idempotent
+    except Exception as error:  # unreachable, bad URL, no permission: one readable line, not a traceback
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        console.print(f"[red]The case database {shown(settings.effective_database_url)} cannot be used: {reason}[/]")
+        return 1
+    console.print(f"[green]✓[/] case database {shown(settings.effective_database_url)}")
     children: list[Child] = []
     stopping = False
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hotline.cases.db import upgrade
 from hotline.rasa_service import RasaServer, stop_process, train
 from hotline.services import action_server_command, gateway_command, spawn, wait_http
 from hotline.settings import Settings, rasa_environment
@@ -44,6 +45,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "GATEWAY_HOST": "127.0.0.1",
         "HOTLINE_VAR": str(var),
         "TELEGRAM_BOT_TOKEN": "",
+        "DATABASE_URL": f"sqlite:///{var / 'cases.db'}",
     }
     return env
 
@@ -69,6 +71,7 @@ def model(settings: Settings) -> Path:
 @pytest.fixture(scope="session")
 def action_server(settings: Settings) -> Iterator[str]:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)  # the case store the action server writes handoffs to
     child = spawn("action server", action_server_command(settings), settings, settings.var_dir / "actions.log")
     url = f"http://127.0.0.1:{settings.action_port}"
     try:

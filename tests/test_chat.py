@@ -25,18 +25,18 @@ def chat(stack: Stack, lines: str) -> str:
 
 def test_chat_answers_a_chinese_wage_inquiry(stack: Stack) -> None:
     out = chat(stack, "老板欠我三个月工资\n")
-    assert "拖欠工资" in out and "第42条第3项" in out
+    assert "您是给这个老板或单位干活的吗" in out  # the wages flow's first question
 
 
 def test_chat_answers_an_english_wage_inquiry(stack: Stack) -> None:
     out = chat(stack, "my boss hasn't paid me for two months\n")
-    assert "unpaid wages" in out and "Art. 42(3)" in out
+    assert "Were you working for this boss or company?" in out
 
 
 def test_buttons_are_numbered_and_pressable(stack: Stack) -> None:
     out = chat(stack, "你好\n2\n")
     assert "[2] 工伤" in out
-    assert "工伤认定" in out  # pressing 2 sent /inquiry_injury
+    assert "是怎么受伤或得病的" in out  # pressing 2 sent /inquiry_injury: the injury flow's first question
 
 
 def test_emergency_interrupts_at_once(stack: Stack) -> None:

@@ -1,4 +1,5 @@
-"""The replies before the guided flows, as a pure function (hotline.dialogue)."""
+"""What the hotline answers to one message, as a pure function (hotline.dialogue); the flows themselves are in
+test_flow_dialogue.py."""
 
 from hotline.dialogue import State, respond
 from hotline.nlu import combine
@@ -13,16 +14,17 @@ def parse(intent: str, confidence: float = 0.95, ranking: list[tuple[str, float]
     }
 
 
-def test_wage_inquiry_gets_the_wage_facts_in_chinese() -> None:
+def test_wage_inquiry_starts_the_wages_flow_in_chinese() -> None:
     turn = respond(combine("老板欠我三个月工资", parse("inquiry_wages")), State())
     assert turn.state.topic == "wages" and turn.state.lang == "zh"
-    assert "第42条" in turn.replies[0].text and "第27条" in turn.replies[0].text
+    assert turn.state.flow == "wages" and turn.state.step == "employed"
+    assert "法律援助" in turn.replies[0].text and [b.title for b in turn.replies[-1].buttons] == ["是", "不是"]
 
 
 def test_wage_inquiry_in_english_is_answered_in_english() -> None:
     turn = respond(combine("my boss hasn't paid me for two months", parse("inquiry_wages")), State())
-    assert turn.state.lang == "en"
-    assert "Legal Aid Law Art. 42(3)" in turn.replies[0].text
+    assert turn.state.lang == "en" and turn.state.flow == "wages"
+    assert "legal aid" in turn.replies[0].text and turn.replies[-1].text.startswith("Were you working")
 
 
 def test_safety_rules_override_the_model() -> None:
@@ -70,9 +72,10 @@ def test_greeting_offers_topic_buttons_and_start_over_clears_the_topic() -> None
     assert turn.state.topic is None
 
 
-def test_affirm_after_a_topic_is_a_request_for_a_lawyer() -> None:
-    turn = respond(combine("好的", parse("affirm")), State(lang="zh", topic="wages"))
+def test_yes_after_a_lawyer_offer_is_a_handoff() -> None:
+    turn = respond(combine("好的", parse("affirm")), State(lang="zh", topic="wages", offer="lawyer"))
     assert "律师" in turn.replies[0].text
+    assert turn.state.handoff == "requested" and "handoff:requested" in turn.events
 
 
 def test_danger_to_a_child_is_a_minors_matter_even_when_the_model_only_says_emergency() -> None:
@@ -87,4 +90,4 @@ def test_violence_between_adults_is_an_other_matter_and_self_harm_alone_no_topic
 
 def test_a_button_payload_keeps_the_conversation_language() -> None:
     turn = respond(combine("/inquiry_injury", parse("inquiry_injury", 1.0)), State(lang="zh"))
-    assert turn.state.lang == "zh" and "工伤" in turn.replies[0].text
+    assert turn.state.lang == "zh" and "工伤" in turn.replies[0].text and turn.state.flow == "injury"

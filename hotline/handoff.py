@@ -1,0 +1,39 @@
+"""Turning a conversation's handoff into a case: written to the case store (with the facts, the eligibility
+result and the urgency) before anyone is notified; the offers to the lawyers on duty go out from the store's
+outbox. The person gets the case's reference number."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hotline.cases.records import CaseRecord
+from hotline.cases.store import CaseStore
+from hotline.conversation import State
+
+TRANSCRIPT_MESSAGES = 6  # the last messages the person wrote, for the lawyer (kept in the database, never logged)
+TRANSCRIPT_CHARS = 1500
+
+
+def transcript_excerpt(user_texts: list[str]) -> str:
+    excerpt = "\n".join(t.strip() for t in user_texts[-TRANSCRIPT_MESSAGES:] if t.strip() and not t.startswith("/"))
+    return excerpt[-TRANSCRIPT_CHARS:]
+
+
+def open_case(store: CaseStore, state: State, channel: str, channel_key: str, user_texts: list[str]) -> CaseRecord:
+    """The case for this conversation's handoff (one per conversation: the state remembers its reference)."""
+    outcome: dict[str, Any] | None = state.outcome
+    deadline = outcome.get("deadline") if outcome else None
+    topic = state.topic if state.topic in ("wages", "injury", "minors", "other") else "other"
+    return store.create_case(
+        channel=channel if channel in ("telegram", "web", "12355") else "web",
+        channel_key=channel_key,
+        lang=state.lang or "zh",
+        topic=topic,
+        facts=dict(state.facts),
+        eligibility=outcome,
+        urgent=state.urgent or state.handoff == "urgent" or bool(outcome and outcome.get("urgent")),
+        deadline=date.fromisoformat(deadline) if deadline else None,
+        consent=False,  # asked by the channels (the consent step comes with them); lawyers see it in the packet
+        transcript_excerpt=transcript_excerpt(user_texts),
+    )
