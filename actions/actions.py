@@ -47,17 +47,28 @@ def case_store() -> CaseStore:
     return _store
 
 
-def _with_case(turn: Turn, tracker: Tracker, channel: str) -> Turn:
+def _still_open(ref: str) -> bool:
+    """Whether the conversation's case is still open; after a lawyer closes it, a new handoff opens a new case.
+    When the store cannot say (database down), the case counts as open: never a duplicate case."""
+    try:
+        case = case_store().get_case_by_ref(ref)
+    except Exception:
+        log.exception("case=%s: could not read its status", ref)
+        return True
+    return case is not None and case.status != "closed"
+
+
+def _with_case(turn: Turn, tracker: Tracker, channel: str, reply_address: str | None = None) -> Turn:
     """A handoff becomes a case in the store (written before anyone is notified) and the person gets its number."""
     if not any(e.startswith("handoff:") for e in turn.events):
         return turn
     lang = turn.state.lang or "zh"
-    if turn.state.case_ref:  # one case per conversation: remind them of its number
+    if turn.state.case_ref and _still_open(turn.state.case_ref):  # one open case at a time: its number again
         reminder = Reply(messages.text("handoff_created", lang, ref=turn.state.case_ref))
         return Turn([*turn.replies, reminder], turn.state, turn.events)
     user_texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"]
     try:
-        case = open_case(case_store(), turn.state, channel, tracker.sender_id, user_texts)
+        case = open_case(case_store(), turn.state, channel, tracker.sender_id, user_texts, reply_address)
     except Exception:  # the database is down or not migrated: say so, and how to reach a lawyer anyway
         log.exception("conversation=%s could not open a case", tracker.sender_id)
         return Turn([*turn.replies, Reply(messages.text("handoff_failed", lang))], turn.state, turn.events)
@@ -89,7 +100,9 @@ class ActionReply(Action):  # type: ignore[misc]  # rasa-sdk ships no type infor
             for key in keys:
                 dispatcher.utter_message(text=messages.text(key, lang))
             return []
-        turn = _with_case(turn, tracker, str(metadata.get("channel") or "web"))
+        # The gateway's reply address (the Telegram chat id) goes to the case store only, never to the logs.
+        reply_address = str(metadata["reply_address"]) if metadata.get("reply_address") else None
+        turn = _with_case(turn, tracker, str(metadata.get("channel") or "web"), reply_address)
         # Privacy: the conversation id and what happened, never the text or the facts.
         log.info("conversation=%s intent=%s events=%s", tracker.sender_id, classification.intent, turn.events)
         for reply in turn.replies:

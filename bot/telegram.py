@@ -1,19 +1,55 @@
-"""Telegram channel (python-telegram-bot 22): private text chats go through the same Rasa dialogue."""
+"""Telegram channel (python-telegram-bot 22): private text chats go through the same Rasa dialogue, except while a
+duty lawyer has the person's case: then their messages go to the lawyer (bot/relay.py) and the bot's dialogue
+waits until the lawyer closes or hands back the case. The duty lawyers' desk (bot/desk.py) and the outbox sender
+(bot/outbox.py) run in the same application; `build_telegram` wires all of them, in one place.
+
+The pause: every private text first meets `on_paused_text` (handler group -1). It asks the case store for a
+claimed case of this person (channel 'telegram', the pseudonymous conversation id); if there is one, the text is
+stored in the case and forwarded, and ApplicationHandlerStop keeps it from Rasa. A closed or released case is
+no longer 'claimed', so the next message reaches Rasa again: nothing to undo. Lawyers' own texts are taken even
+earlier (group -2) and never reach Rasa.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ChatType
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
+from bot import packet
+from bot.concurrency import PerChatUpdateProcessor
+from bot.desk import CLAIM_PATTERN, DECLINE_PATTERN, REF, Desk
+from bot.outbox import OutboxSender, utc_now
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable, fallback_messages
+from bot.relay import Relay
 from hotline import messages
+from hotline.cases.records import CaseRecord
+from hotline.cases.store import CaseStore
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)
+
+# Telegram updates processed at once (different chats; one chat's in order, see bot/concurrency.py).
+CONCURRENT_UPDATES = 64
+STATUS_CASES = 5  # /status lists the person's latest cases
 
 
 def conversation_id(chat_id: int) -> str:
@@ -41,8 +77,10 @@ def _callback_data(payload: str) -> str:
 
 
 class TelegramChannel:
-    def __init__(self, rasa: RasaClient) -> None:
+    def __init__(self, rasa: RasaClient, store: CaseStore | None = None, relay: Relay | None = None) -> None:
         self.rasa = rasa
+        self.store = store
+        self.relay = relay
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
         chat = update.effective_chat
@@ -51,7 +89,9 @@ class TelegramChannel:
         sender = conversation_id(chat.id)
         await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
         try:
-            replies = await self.rasa.send(sender, text, {"channel": "telegram", "tg_lang": _lang(update)})
+            # reply_address: the chat id, for the case store only (the lawyer desk writes back there); never logged.
+            metadata = {"channel": "telegram", "tg_lang": _lang(update), "reply_address": str(chat.id)}
+            replies = await self.rasa.send(sender, text, metadata)
         except RasaUnavailable:
             log.warning("rasa unavailable for conversation=%s", sender)
             replies = fallback_messages(text, _lang(update))
@@ -78,21 +118,147 @@ class TelegramChannel:
         if update.effective_message:
             await update.effective_message.reply_text(messages.text("group_chat", _lang(update) or "zh"))
 
-    def register(self, application: Application) -> None:  # type: ignore[type-arg]
+    # --- while a lawyer has the case ---------------------------------------------------------------------------
+
+    async def _paused_case(self, update: Update) -> CaseRecord | None:
+        """The person's case a lawyer has now, if any. If the database fails the bot answers as usual: a person
+        must never be left without an answer because the desk's store is down."""
+        chat = update.effective_chat
+        if self.store is None or chat is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.store.active_case_of_person, "telegram", conversation_id(chat.id))
+        except SQLAlchemyError:
+            log.exception("conversation=%s: cannot ask the case store; the bot answers", conversation_id(chat.id))
+            return None
+
+    async def on_paused_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text or self.relay is None or _is_command(message.text, "status"):
+            return
+        case = await self._paused_case(update)
+        if case is None:
+            return
+        await self.relay.from_person(context.bot, case, message.text)
+        raise ApplicationHandlerStop  # not to Rasa: the lawyer answers now
+
+    async def on_paused_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An old button of the bot pressed while a lawyer has the case: a reminder, not a dialogue step."""
+        query = update.callback_query
+        if query is None:
+            return
+        case = await self._paused_case(update)
+        if case is None:
+            return
+        await query.answer(messages.text("lawyer_has_case", packet.lang_of(case.lang), ref=case.ref), show_alert=True)
+        raise ApplicationHandlerStop
+
+    async def on_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/status [ref]: where the person's own cases stand (queued, a lawyer has it, closed)."""
+        chat = update.effective_chat
+        if chat is None or self.store is None:
+            return
+        cases = await asyncio.to_thread(self.store.person_cases, "telegram", conversation_id(chat.id))
+        lang = _lang(update) or (packet.lang_of(cases[0].lang) if cases else "zh")
+        wanted = REF.search(" ".join(context.args or []))
+        if wanted:
+            ref = wanted[0].upper()
+            cases = [case for case in cases if case.ref == ref]
+            lines = [packet.status_line(case, lang) for case in cases] or [
+                messages.text("status.unknown", lang, ref=ref)
+            ]
+        else:
+            lines = [packet.status_line(case, lang) for case in cases[:STATUS_CASES]] or [
+                messages.text("status.none", lang)
+            ]
+        await context.bot.send_message(chat.id, "\n".join(lines))
+
+    def register(self, application: Application, desk: Desk | None = None) -> None:  # type: ignore[type-arg]
+        """Every handler of the gateway, in one place. Groups run in order and a handler that deals with an update
+        raises ApplicationHandlerStop: -2 a lawyer's plain text, -1 a person whose case a lawyer has, 0 the rest
+        (within a group the first matching handler wins)."""
         private = filters.ChatType.PRIVATE
+        if desk is not None:
+            application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, desk.on_lawyer_text), -2)
+            application.add_handler(MessageHandler(private & filters.TEXT, self.on_paused_text), -1)
+            not_desk = re.compile(rf"^(?!{packet.CLAIM}:|{packet.DECLINE}:)")
+            application.add_handler(CallbackQueryHandler(self.on_paused_button, pattern=not_desk), -1)
         application.add_handler(MessageHandler(~private & filters.ChatType.GROUPS, self.on_group))
+        if desk is not None:
+
+            async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+                await desk.on_start(update, context, self.on_text)
+
+            application.add_handler(CommandHandler(["start", "help"], start, filters=private))
+            for name, callback in desk.commands().items():
+                application.add_handler(CommandHandler(name, callback, filters=private))
+            application.add_handler(CommandHandler("status", self.on_status, filters=private))
+            application.add_handler(CallbackQueryHandler(desk.lawyers_only(desk.on_claim), pattern=CLAIM_PATTERN))
+            application.add_handler(CallbackQueryHandler(desk.lawyers_only(desk.on_decline), pattern=DECLINE_PATTERN))
         application.add_handler(MessageHandler(private & filters.TEXT, self.on_text))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(MessageHandler(private & ~filters.TEXT, self.on_other))
 
 
-def build_application(token: str, rasa: RasaClient, base_url: str | None = None) -> Application:  # type: ignore[type-arg]
-    builder = Application.builder().token(token)
+def _is_command(text: str, name: str) -> bool:
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return first.split("@", 1)[0].lower() == f"/{name}"
+
+
+@dataclass
+class TelegramGateway:
+    """The Telegram side of the gateway: the application (person channel and lawyer desk) and, when there is a
+    case store, the outbox sender running beside it."""
+
+    application: Application  # type: ignore[type-arg]
+    sender: OutboxSender | None = None
+    _sending: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start(self, *, send: bool = True) -> None:
+        """Connect, start polling, and (unless `send` is False, for tests that tick by hand) the sender loop."""
+        await self.application.initialize()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling()
+        if self.sender is not None and send:
+            self._sending = asyncio.create_task(self.sender.run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sending
+        assert self.application.updater is not None
+        if self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+
+def build_telegram(
+    token: str,
+    rasa: RasaClient,
+    *,
+    base_url: str | None = None,
+    store: CaseStore | None = None,
+    escalate_after: timedelta = timedelta(minutes=10),
+    send_interval: float = 5.0,
+    clock: Callable[[], datetime] = utc_now,
+) -> TelegramGateway:
+    """The application with every handler registered, and the outbox sender when there is a case store (without
+    one, Telegram persons still get the bot's dialogue; there is no desk)."""
+    builder = Application.builder().token(token).concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
     if base_url:
         builder = builder.base_url(base_url)
     application = builder.build()
-    TelegramChannel(rasa).register(application)
-    return application
+    if store is None:
+        TelegramChannel(rasa).register(application)
+        return TelegramGateway(application)
+    sender = OutboxSender(application.bot, store, escalate_after=escalate_after, interval=send_interval, clock=clock)
+    relay = Relay(store, clock)
+    TelegramChannel(rasa, store, relay).register(application, Desk(store, relay, kick=sender.kick))
+    return TelegramGateway(application, sender)
 
 
-__all__ = ["ChatType", "TelegramChannel", "build_application", "conversation_id"]
+__all__ = ["ChatType", "TelegramChannel", "TelegramGateway", "build_telegram", "conversation_id"]

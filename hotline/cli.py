@@ -1,4 +1,4 @@
-"""The `hotline` command: run, train, chat, classify, bench; db, lawyers, roster, cases (the case store)."""
+"""The `hotline` command: run, train, chat, classify, bench; db, lawyers, roster, cases, report (the case store)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ app.add_typer(cases_cli.db_app, name="db")
 app.add_typer(cases_cli.lawyers_app, name="lawyers")
 app.add_typer(cases_cli.roster_app, name="roster")
 app.add_typer(cases_cli.cases_app, name="cases")
+app.command("report")(cases_cli.report)
 
 
 @flows_app.command("check")

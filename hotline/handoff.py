@@ -20,8 +20,17 @@ def transcript_excerpt(user_texts: list[str]) -> str:
     return excerpt[-TRANSCRIPT_CHARS:]
 
 
-def open_case(store: CaseStore, state: State, channel: str, channel_key: str, user_texts: list[str]) -> CaseRecord:
-    """The case for this conversation's handoff (one per conversation: the state remembers its reference)."""
+def open_case(
+    store: CaseStore,
+    state: State,
+    channel: str,
+    channel_key: str,
+    user_texts: list[str],
+    reply_address: str | None = None,
+) -> CaseRecord:
+    """The case for this conversation's handoff (one per conversation: the state remembers its reference).
+    `reply_address` is the Telegram chat id the gateway put in the message's metadata: the lawyer desk writes
+    back to the person there (only Telegram has one)."""
     outcome: dict[str, Any] | None = state.outcome
     deadline = outcome.get("deadline") if outcome else None
     topic = state.topic if state.topic in ("wages", "injury", "minors", "other") else "other"
@@ -36,4 +45,5 @@ def open_case(store: CaseStore, state: State, channel: str, channel_key: str, us
         deadline=date.fromisoformat(deadline) if deadline else None,
         consent=False,  # asked by the channels (the consent step comes with them); lawyers see it in the packet
         transcript_excerpt=transcript_excerpt(user_texts),
+        reply_address=reply_address if channel == "telegram" and reply_address else None,
     )

@@ -26,6 +26,12 @@ PARAMS = (
     "scope",
     "place",
     "ref",
+    # the lawyer desk (bot/desk.py, bot/outbox.py, bot/packet.py)
+    "when",
+    "text",
+    "level",
+    "count",
+    "refs",
 )
 
 

@@ -70,11 +70,17 @@ def cite(article: str, lang: Lang) -> str:
     return article.replace("LAL", "Legal Aid Law")
 
 
+def reason_text(code: str, params: dict[str, str], lang: Lang) -> str:
+    """One reason (a code under `reasons:` in messages.yml and the values it takes) in words; also what the lawyer
+    desk shows for a case's stored eligibility result (Assessment.as_json)."""
+    return messages.text(f"reasons.{code}", lang, **_params(params, lang))
+
+
 def render(assessment: Assessment, facts: dict[str, Any], lang: Lang) -> str:
     bullet = "• "
     lines = [messages.text(f"results.{assessment.result}", lang), messages.text("outcome_reasons", lang)]
     for reason in assessment.reasons:
-        lines.append(bullet + messages.text(f"reasons.{reason.code}", lang, **_params(dict(reason.params), lang)))
+        lines.append(bullet + reason_text(reason.code, dict(reason.params), lang))
     lines.append(messages.text("outcome_prepare", lang))
     lines += [bullet + messages.text(f"prepare.{item}", lang) for item in assessment.prepare]
     lines.append(messages.text("outcome_where", lang))

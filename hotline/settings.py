@@ -32,6 +32,11 @@ class Settings:
     gateway_port: int = field(default_factory=lambda: int(_env("GATEWAY_PORT", "8080")))
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     telegram_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    # Another Bot API server (a local telegram-bot-api, or a test double); empty means Telegram's own.
+    telegram_api_url: str = field(default_factory=lambda: _env("TELEGRAM_API_URL", ""))
+    # The lawyer desk: how often the outbox is sent, and how long an offer waits before it goes one level wider.
+    outbox_interval_seconds: float = field(default_factory=lambda: float(_env("OUTBOX_INTERVAL_SECONDS", "5")))
+    escalate_after_seconds: float = field(default_factory=lambda: float(_env("ESCALATE_AFTER_SECONDS", "600")))
     rasa_venv: Path = field(default_factory=lambda: _path("RASA_VENV", PROJECT_ROOT / ".venv-rasa"))
     models_dir: Path = field(default_factory=lambda: _path("HOTLINE_MODELS", PROJECT_ROOT / "models"))
     var_dir: Path = field(default_factory=lambda: _path("HOTLINE_VAR", PROJECT_ROOT / "var"))

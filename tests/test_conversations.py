@@ -151,3 +151,22 @@ def test_a_handoff_becomes_a_case_with_a_reference_number(stack: Stack) -> None:
     assert ref.group(0) in again  # the same case, not a second one
     after = CaseStore(engine_for(stack.settings.effective_database_url)).list_cases()
     assert len([c for c in after if c.ref == ref.group(0)]) == 1 and len(after) == len(cases)
+
+
+def test_after_a_lawyer_closes_the_case_a_new_handoff_opens_a_new_one(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from hotline.cases.db import engine_for
+    from hotline.cases.store import CaseStore
+
+    store = CaseStore(engine_for(stack.settings.effective_database_url))
+    person = Person(stack)
+    first = re.search(r"GZLA-\d{4}-\d{6}", person.say("我想找律师"))
+    assert first is not None
+    case = store.get_case_by_ref(first.group(0))
+    assert case is not None
+    lawyer = store.add_lawyer(name="Closer", languages=("zh", "en"), topics=("wages", "injury", "minors", "other"))
+    now = datetime.now(UTC)
+    assert store.claim(case.id, lawyer.id, now) and store.close(case.id, lawyer.id, "advice", None, now)
+    second = re.search(r"GZLA-\d{4}-\d{6}", person.say("还有别的事，我要找律师"))
+    assert second is not None and second.group(0) != first.group(0)

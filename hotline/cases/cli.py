@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -202,3 +202,30 @@ def cases_list(
         typer.echo(f"{case.ref}  {case.status:<8} {case.topic:<7} {case.lang}  {created}{urgent}{lawyer}")
     if not cases:
         typer.echo("no cases")
+
+
+def report(
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (Asia/Shanghai).")],
+    end: Annotated[str, typer.Option("--to", help="Last day, included, YYYY-MM-DD.")],
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML page with charts.")
+    ] = None,
+) -> None:
+    """The office's figures for a period: consultations, cases, response times, outcomes, amounts, minors."""
+    from hotline.cases import report as figures
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise _fail(f"--from {start} / --to {end}: give days as YYYY-MM-DD") from None
+    if last < first:
+        raise _fail(f"--to {end} is before --from {start}")
+    with _store() as store:
+        result = figures.build(store.cases_created_between(*figures.period(first, last)), first, last)
+    typer.echo(figures.to_text(result))
+    if html_file is not None:
+        try:
+            html_file.write_text(figures.to_html(result), encoding="utf-8")
+        except OSError as error:
+            raise _fail(f"cannot write {html_file}: {error}") from None
+        typer.echo(f"\nHTML: {html_file}")

@@ -100,6 +100,10 @@ class Person(Base):
     lang: Mapped[str] = mapped_column(String(8))
     consent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Where the gateway can write back to them: the Telegram chat id as text (not a phone number, not a name).
+    # Only the sender and the relay read it; it is never logged and never shown to a lawyer. NULL for the web
+    # chat, which cannot be written to first.
+    reply_address: Mapped[str | None] = mapped_column(String(64))
 
 
 class Lawyer(Base):
@@ -139,6 +143,7 @@ class Case(Base):
         CheckConstraint(in_list("channel", CHANNELS), name="channel"),
         CheckConstraint(f"close_outcome IS NULL OR {in_list('close_outcome', OUTCOMES)}", name="close_outcome"),
         Index(None, "status"),
+        Index(None, "person_id"),  # every Telegram message asks whether its person's case is with a lawyer
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -180,6 +185,9 @@ class CaseOffer(Base):
     lawyer_id: Mapped[int] = mapped_column(ForeignKey("lawyers.id"))
     level: Mapped[int] = mapped_column(Integer)
     offered_at: Mapped[datetime]
+    # The lawyer's copy of the offer (the Telegram message id), once sent: a resend after a crash is skipped,
+    # and 'taken' edits this message instead of sending another.
+    message_ref: Mapped[str | None] = mapped_column(String(32))
 
 
 class CaseEvent(Base):

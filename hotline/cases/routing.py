@@ -69,3 +69,23 @@ def supervisors(session: Session, case: Case) -> list[Lawyer]:
 
 def offered_lawyer_ids(session: Session, case_id: int) -> list[int]:
     return list(session.scalars(select(CaseOffer.lawyer_id).where(CaseOffer.case_id == case_id).order_by(CaseOffer.id)))
+
+
+def next_shift_start(session: Session, case: Case, after: datetime) -> datetime | None:
+    """When the person may expect a lawyer: the earliest shift starting after `after` of a lawyer who would be
+    offered the case (its topic and language, allowed to see it), else of anyone allowed to see it (escalation
+    reaches them). None when the roster has nothing ahead."""
+    query = (
+        select(DutyShift.starts_at, Lawyer)
+        .join(Lawyer, Lawyer.id == DutyShift.lawyer_id)
+        .where(Lawyer.active, DutyShift.starts_at > after)
+        .order_by(DutyShift.starts_at, DutyShift.id)
+    )
+    fallback: datetime | None = None
+    for starts_at, lawyer in session.execute(query).tuples():
+        if not may_see(lawyer, case):
+            continue
+        if case.topic in split_list(lawyer.topics) and case.lang in split_list(lawyer.languages):
+            return starts_at
+        fallback = fallback or starts_at
+    return fallback

@@ -58,6 +58,7 @@ from hotline.cases.routing import (
     eligible_lawyers,
     may_see,
     may_see_clause,
+    next_shift_start,
     offered_lawyer_ids,
     supervisors,
     visible_on_duty,
@@ -71,6 +72,9 @@ DEFAULT_OFFER_WIDTH = 3
 MAX_ESCALATION = 2
 # A mainland mobile number: the channel key must be a pseudonym, never this.
 _PHONE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
+# A Telegram chat id (private chats are positive, groups negative). Not checked against _PHONE: it is Telegram's
+# number for the chat, and an 11-digit id must not be refused for looking like a phone number.
+_TELEGRAM_CHAT = re.compile(r"-?\d{1,20}")
 
 
 def _aware(at: datetime, name: str = "at") -> datetime:
@@ -136,6 +140,14 @@ def _notify(session: Session, case: Case, at: datetime, kind: str, recipient: st
     )
 
 
+def _notify_person(session: Session, case: Case, at: datetime, notice: str, **payload: Any) -> None:
+    """A notice for the case's person, only when they can be written to (a reply address): the web chat cannot
+    be written to first, and an item no one can deliver would only wait in the outbox."""
+    person = session.get_one(Person, case.person_id)
+    if person.reply_address is not None:
+        _notify(session, case, at, "person_notice", "person", notice=notice, **payload)
+
+
 def _offer(session: Session, case: Case, lawyers: Sequence[Lawyer], at: datetime, level: int, kind: str) -> list[int]:
     """Offer the case to `lawyers` not offered it yet: an offer row and an outbox item each."""
     already = set(offered_lawyer_ids(session, case.id))
@@ -183,10 +195,14 @@ class CaseStore:
         deadline: date | None,
         consent: bool,
         transcript_excerpt: str,
+        reply_address: str | None = None,
         at: datetime | None = None,
     ) -> CaseRecord:
         """The person (found again by channel and key), the case, its 'created' event and its offers to the
-        least loaded eligible lawyers on duty, in one transaction. No one fits: the case waits, 'queued'."""
+        least loaded eligible lawyers on duty, in one transaction. No one fits: the case waits, 'queued', and a
+        person who can be written to gets a notice saying whether someone on duty may still take it (on_duty,
+        through escalation) or else when the next duty shift starts (expect: None when the roster has nothing
+        ahead). `reply_address` is the Telegram chat id (only for channel 'telegram')."""
         at = _aware(at or datetime.now(UTC))
         _one_of(channel, CHANNELS, "channel")
         _one_of(lang, LANGS, "lang")
@@ -198,8 +214,12 @@ class CaseStore:
             raise CaseError("channel_key looks like a phone number: give the channel's pseudonymous key")
         _json(facts, "facts")
         _json(eligibility, "eligibility")
+        if reply_address is not None:
+            reply_address = reply_address.strip()
+            if channel != "telegram" or not _TELEGRAM_CHAT.fullmatch(reply_address):
+                raise CaseError("reply_address must be a Telegram chat id, on the telegram channel only")
         with self._sessions.begin() as session:
-            person = self._person(session, channel, channel_key, lang, consent, at)
+            person = self._person(session, channel, channel_key, lang, consent, at, reply_address)
             case = Case(
                 person_id=person.id,
                 topic=topic,
@@ -220,11 +240,25 @@ class CaseStore:
             case.ref = f"GZLA-{at.astimezone(OFFICE_TZ).year}-{case.id:06d}"
             offered = _offer(session, case, eligible_lawyers(session, case, at)[: self.offer_width], at, 0, "offer")
             _event(session, case, at, "system", "created", offered_to=offered)
+            if not offered:
+                # Someone on duty who may see it gets it when it escalates (in minutes); otherwise the next shift.
+                on_duty = bool(visible_on_duty(session, case, at))
+                expect = None if on_duty else next_shift_start(session, case, at)
+                _notify_person(
+                    session, case, at, "queued", on_duty=on_duty, expect=expect.isoformat() if expect else None
+                )
             session.flush()
             return CaseRecord.of(case)
 
     def _person(
-        self, session: Session, channel: str, channel_key: str, lang: str, consent: bool, at: datetime
+        self,
+        session: Session,
+        channel: str,
+        channel_key: str,
+        lang: str,
+        consent: bool,
+        at: datetime,
+        reply_address: str | None = None,
     ) -> Person:
         query = select(Person).where(Person.channel == channel, Person.channel_key == channel_key)
         person = session.scalars(query).one_or_none()
@@ -239,6 +273,8 @@ class CaseStore:
         person.lang = lang
         if consent and person.consent_at is None:
             person.consent_at = at
+        if reply_address is not None:
+            person.reply_address = reply_address
         return person
 
     def get_case(self, case_id: int) -> CaseRecord | None:
@@ -251,6 +287,16 @@ class CaseStore:
         query = select(Case).order_by(Case.urgent.desc(), Case.created_at, Case.id)
         if status is not None:
             query = query.where(Case.status == _one_of(status, STATUSES, "status"))
+        with self._sessions.begin() as session:
+            return [CaseRecord.of(case) for case in session.scalars(query)]
+
+    def cases_created_between(self, start: datetime, end: datetime) -> list[CaseRecord]:
+        """The cases created in [start, end), oldest first (for `hotline report`)."""
+        query = (
+            select(Case)
+            .where(Case.created_at >= _aware(start, "start"), Case.created_at < _aware(end, "end"))
+            .order_by(Case.created_at, Case.id)
+        )
         with self._sessions.begin() as session:
             return [CaseRecord.of(case) for case in session.scalars(query)]
 
@@ -312,6 +358,7 @@ class CaseStore:
             others = [lawyer for lawyer in eligible_lawyers(session, case, at) if lawyer.id != lawyer_id]
             offered = _offer(session, case, others[: self.offer_width], at, 0, "offer")
             _event(session, case, at, _lawyer(lawyer_id), "released", offered_to=offered)
+            _notify_person(session, case, at, "released")
         return True
 
     def close(self, case_id: int, lawyer_id: int, outcome: str, amount_recovered: Decimal | None, at: datetime) -> bool:
@@ -343,6 +390,7 @@ class CaseStore:
                     _notify(session, case, at, "taken", _lawyer(other))
             amount = str(amount_recovered) if amount_recovered is not None else None
             _event(session, case, at, _lawyer(lawyer_id), "closed", outcome=outcome, amount_recovered=amount)
+            _notify_person(session, case, at, "closed")
         return True
 
     def add_message(self, case_id: int, direction: str, text: str, at: datetime) -> int:
@@ -389,6 +437,119 @@ class CaseStore:
             actor = _lawyer(case.assigned_lawyer_id) if case.assigned_lawyer_id is not None else "system"
             _event(session, case, at, actor, "first_response")
         return True
+
+    # --- the lawyer desk and the person's side -------------------------------------------------------------
+
+    def get_case_by_ref(self, ref: str) -> CaseRecord | None:
+        with self._sessions.begin() as session:
+            case = session.scalars(select(Case).where(Case.ref == ref.strip().upper())).one_or_none()
+            return CaseRecord.of(case) if case else None
+
+    def get_lawyer(self, lawyer_id: int) -> LawyerRecord | None:
+        with self._sessions.begin() as session:
+            lawyer = session.get(Lawyer, lawyer_id)
+            return LawyerRecord.of(lawyer) if lawyer else None
+
+    def lawyer_by_telegram(self, telegram_user_id: str) -> LawyerRecord | None:
+        """The active lawyer with this Telegram user id, or None (unknown or removed: the desk refuses them)."""
+        query = select(Lawyer).where(Lawyer.telegram_user_id == telegram_user_id.strip(), Lawyer.active)
+        with self._sessions.begin() as session:
+            lawyer = session.scalars(query).one_or_none()
+            return LawyerRecord.of(lawyer) if lawyer else None
+
+    def visible_case(self, case_id: int, lawyer_id: int) -> CaseRecord | None:
+        """The case if this lawyer may see it (active; minors' cases only when qualified), else None: the desk
+        answers "not available" without saying whether the case exists."""
+        with self._sessions.begin() as session:
+            case, lawyer = session.get(Case, case_id), session.get(Lawyer, lawyer_id)
+            if case is None or lawyer is None or not may_see(lawyer, case):
+                return None
+            return CaseRecord.of(case)
+
+    def open_cases_for(self, lawyer_id: int) -> list[CaseRecord]:
+        """The queue one lawyer may see: open cases (not yet taken), urgent first, then the oldest first."""
+        query = (
+            select(Case)
+            .where(Case.status.in_(OPEN_STATUSES), may_see_clause(lawyer_id))
+            .order_by(Case.urgent.desc(), Case.created_at, Case.id)
+        )
+        with self._sessions.begin() as session:
+            return [CaseRecord.of(case) for case in session.scalars(query)]
+
+    def cases_of_lawyer(self, lawyer_id: int) -> list[CaseRecord]:
+        """The lawyer's active cases (claimed, not closed), the oldest claim first."""
+        query = (
+            select(Case)
+            .where(Case.status == "claimed", Case.assigned_lawyer_id == lawyer_id)
+            .order_by(Case.claimed_at, Case.id)
+        )
+        with self._sessions.begin() as session:
+            return [CaseRecord.of(case) for case in session.scalars(query)]
+
+    def person_cases(self, channel: str, channel_key: str) -> list[CaseRecord]:
+        """A person's cases, the newest first (for /status: only their own)."""
+        query = (
+            select(Case)
+            .join(Person, Person.id == Case.person_id)
+            .where(Person.channel == channel, Person.channel_key == channel_key)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+        )
+        with self._sessions.begin() as session:
+            return [CaseRecord.of(case) for case in session.scalars(query)]
+
+    def active_case_of_person(self, channel: str, channel_key: str) -> CaseRecord | None:
+        """The person's case a lawyer has now (claimed, not closed), the latest claimed if several: while there
+        is one, the gateway relays the person's messages to that lawyer instead of the bot's dialogue."""
+        query = (
+            select(Case)
+            .join(Person, Person.id == Case.person_id)
+            .where(Person.channel == channel, Person.channel_key == channel_key, Case.status == "claimed")
+            .order_by(Case.claimed_at.desc(), Case.id.desc())
+            .limit(1)
+        )
+        with self._sessions.begin() as session:
+            case = session.scalars(query).first()
+            return CaseRecord.of(case) if case else None
+
+    def reply_address(self, case_id: int) -> str | None:
+        """Where the case's person can be written to (the Telegram chat id), or None. Never log it."""
+        query = select(Person.reply_address).join(Case, Case.person_id == Person.id).where(Case.id == case_id)
+        with self._sessions.begin() as session:
+            return session.scalars(query).one_or_none()
+
+    def decline(self, case_id: int, lawyer_id: int, at: datetime) -> bool:
+        """A lawyer declines an open case they may see: noted once as an event (the offer stays where it is;
+        escalation widens it in time). False if they may not see it, it is no longer open, or already noted."""
+        at = _aware(at)
+        actor = _lawyer(lawyer_id)
+        with self._sessions.begin() as session:
+            case, lawyer = session.get(Case, case_id), session.get(Lawyer, lawyer_id)
+            if case is None or lawyer is None or not may_see(lawyer, case) or case.status not in OPEN_STATUSES:
+                return False
+            noted = select(CaseEvent.id).where(
+                CaseEvent.case_id == case_id, CaseEvent.actor == actor, CaseEvent.kind == "declined"
+            )
+            if session.scalars(noted).first() is not None:
+                return False
+            _event(session, case, at, actor, "declined")
+        return True
+
+    def record_offer_message(self, case_id: int, lawyer_id: int, message_ref: str) -> bool:
+        """The offer reached the lawyer as this message: a sender restarted after a crash does not send it
+        again, and 'taken' edits it. False if there is no such offer."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(CaseOffer)
+                .where(CaseOffer.case_id == case_id, CaseOffer.lawyer_id == lawyer_id)
+                .values(message_ref=message_ref)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def offer_message(self, case_id: int, lawyer_id: int) -> str | None:
+        query = select(CaseOffer.message_ref).where(CaseOffer.case_id == case_id, CaseOffer.lawyer_id == lawyer_id)
+        with self._sessions.begin() as session:
+            return session.scalars(query).first()
 
     # --- escalation ----------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""The one Alembic migration makes the same schema as the models on SQLite and PostgreSQL, from an empty
-database, and takes it away again."""
+"""The Alembic migrations make the same schema as the models on SQLite and PostgreSQL, from an empty
+database, and take it away again; 0002 goes up and down over existing rows."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
         with pytest.raises(DatabaseError, match="hotline db upgrade"):
             require_current(engine)
         upgrade(empty_url)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         require_current(engine)
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
@@ -72,7 +72,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
             assert set(inspect(connection).get_table_names()) == {"alembic_version"}
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 0
         upgrade(empty_url)  # and again: repeatable
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
@@ -133,3 +133,59 @@ def test_the_migrations_ship_inside_the_package(tmp_path: Path) -> None:
     }
     assert {"hotline/cases/migrations/env.py", "hotline/cases/migrations/script.py.mako"} <= shipped
     assert shipped <= names
+
+
+def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty_url: str) -> None:
+    """A database at 0001 with a person, a case and an offer: 0002 keeps them (the new columns NULL), the index
+    on cases.person_id exists, and the downgrade to 0001 drops exactly what 0002 added, rows intact."""
+    upgrade(empty_url, "0001")
+    engine = engine_for(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO people (id, channel, channel_key, lang, created_at) "
+                    "VALUES (1, 'telegram', 'tg:abc', 'zh', CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO lawyers (id, name, languages, topics, minors_qualified, supervisor, active, "
+                    "created_at) VALUES (1, 'Li', 'zh', 'wages', false, false, true, CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO cases (id, ref, person_id, topic, facts, urgent, lang, channel, consent, "
+                    "transcript_excerpt, status, created_at, escalation_level) VALUES (1, 'GZLA-2026-000001', 1, "
+                    "'wages', '{}', false, 'zh', 'telegram', false, '', 'offered', CURRENT_TIMESTAMP, 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO case_offers (case_id, lawyer_id, level, offered_at) "
+                    "VALUES (1, 1, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(empty_url)
+        assert current_revision(engine) == "0002"
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT reply_address FROM people")).scalar_one() is None
+            assert connection.execute(text("SELECT message_ref FROM case_offers")).scalar_one() is None
+            assert "ix_cases_person_id" in {index["name"] for index in inspect(connection).get_indexes("cases")}
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE people SET reply_address = '700100'"))
+        downgrade(empty_url, "0001")
+        assert current_revision(engine) == "0001"
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            assert "reply_address" not in {column["name"] for column in inspector.get_columns("people")}
+            assert "message_ref" not in {column["name"] for column in inspector.get_columns("case_offers")}
+            assert "ix_cases_person_id" not in {index["name"] for index in inspector.get_indexes("cases")}
+            assert connection.execute(text("SELECT ref FROM cases")).scalar_one() == "GZLA-2026-000001"
+            assert connection.execute(text("SELECT count(*) FROM case_offers")).scalar_one() == 1
+        upgrade(empty_url)
+        assert current_revision(engine) == "0002"
+    finally:
+        engine.dispose()
