@@ -13,6 +13,7 @@ It rebuilds the classification from Rasa's parse of the message, applies the saf
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -45,6 +46,25 @@ def case_store() -> CaseStore:
     if _store is None:
         _store = CaseStore(engine_for(get_settings().effective_database_url))
     return _store
+
+
+def _count_consultation(turn: Turn, tracker: Tracker, channel: str) -> None:
+    """An inquiry started (a topic's flow, or an urgent message): counted for the office's figures. Never in the
+    way of the answer: a failure is logged, not shown."""
+    topic = turn.state.topic
+    started = any(e.startswith(("flow:", "topic:", "urgent")) for e in turn.events)
+    if not started or topic not in ("wages", "injury", "minors", "other"):
+        return
+    try:
+        case_store().record_consultation(
+            channel=channel if channel in ("telegram", "web", "12355") else "web",
+            conversation_key=tracker.sender_id,
+            topic=topic,
+            lang=turn.state.lang or "zh",
+            at=datetime.now(UTC),
+        )
+    except Exception:
+        log.exception("conversation=%s could not count the consultation", tracker.sender_id)
 
 
 def _still_open(ref: str) -> bool:
@@ -102,7 +122,9 @@ class ActionReply(Action):  # type: ignore[misc]  # rasa-sdk ships no type infor
             return []
         # The gateway's reply address (the Telegram chat id) goes to the case store only, never to the logs.
         reply_address = str(metadata["reply_address"]) if metadata.get("reply_address") else None
-        turn = _with_case(turn, tracker, str(metadata.get("channel") or "web"), reply_address)
+        channel = str(metadata.get("channel") or "web")
+        _count_consultation(turn, tracker, channel)
+        turn = _with_case(turn, tracker, channel, reply_address)
         # Privacy: the conversation id and what happened, never the text or the facts.
         log.info("conversation=%s intent=%s events=%s", tracker.sender_id, classification.intent, turn.events)
         for reply in turn.replies:

@@ -94,6 +94,9 @@ def stack(settings: Settings, stack_env: dict[str, str], rasa_server: str) -> It
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
     try:
         wait_http(f"{gateway_url}/healthz", child.name, child.process, child.log, 60)
+        # Warm-up: Rasa builds its prediction graph on the first message, which can take longer than the gateway
+        # waits for an answer (it then replies on its own); the tests' conversations start warm.
+        httpx.post(f"{gateway_url}/api/chat", json={"session": "warm-up", "text": "你好"}, timeout=60.0)
         yield Stack(settings, rasa_environment(settings), rasa_server, gateway_url)
     finally:
         stop_process(child.process)

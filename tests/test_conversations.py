@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -170,3 +171,20 @@ def test_after_a_lawyer_closes_the_case_a_new_handoff_opens_a_new_one(stack: Sta
     assert store.claim(case.id, lawyer.id, now) and store.close(case.id, lawyer.id, "advice", None, now)
     second = re.search(r"GZLA-\d{4}-\d{6}", person.say("还有别的事，我要找律师"))
     assert second is not None and second.group(0) != first.group(0)
+
+
+def test_every_inquiry_is_counted_for_the_office_figures(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from hotline.cases.db import engine_for
+    from hotline.cases.store import CaseStore
+
+    store = CaseStore(engine_for(stack.settings.effective_database_url))
+    all_time = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    before = store.consultations_between(*all_time)
+    person = Person(stack)
+    person.say("老板欠我工资")
+    person.say("是")
+    person.say("老板欠我工资")  # the same inquiry again in the same conversation: counted once
+    after = store.consultations_between(*all_time)
+    assert after - before == Counter({("wages", "web"): 1})

@@ -221,7 +221,8 @@ def report(
     if last < first:
         raise _fail(f"--to {end} is before --from {start}")
     with _store() as store:
-        result = figures.build(store.cases_created_between(*figures.period(first, last)), first, last)
+        span = figures.period(first, last)
+        result = figures.build(store.cases_created_between(*span), first, last, store.consultations_between(*span))
     typer.echo(figures.to_text(result))
     if html_file is not None:
         try:

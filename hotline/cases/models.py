@@ -190,6 +190,26 @@ class CaseOffer(Base):
     message_ref: Mapped[str | None] = mapped_column(String(32))
 
 
+class Consultation(Base):
+    """One inquiry the hotline handled, handed off or not: the office's yearly figures count these by topic and
+    channel. Known by the conversation's pseudonymous key (once per conversation and topic), nothing else."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (
+        UniqueConstraint("conversation_key", "topic"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_list("topic", TOPICS), name="topic"),
+        Index(None, "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime]
+
+
 class CaseEvent(Base):
     """The audit trail. `detail` holds ids and codes, never what the person wrote."""
 

@@ -1,8 +1,8 @@
 """`hotline report`: the office's figures for a period, from the case store alone.
 
-What is counted, and said in the output: the cases created in the period (days on the office's clock, both
-ends included) and the people they belong to. A conversation that never reached a lawyer is not in the case
-store (Rasa's tracker keeps it), so "consultations" here are the people whose conversation was handed off.
+What is counted, and said in the output: consultations are the inquiries the hotline handled in the period,
+handed off or not (one per conversation and topic, recorded by the action server when an inquiry starts); cases
+are those created in the period (days on the office's clock, both ends included).
 Times to the first lawyer response run from the handoff (the case's creation) to the lawyer's first message.
 
 Text for the terminal; `to_html` is one self-contained page (inline CSS and SVG bars, no script, nothing
@@ -24,8 +24,8 @@ from hotline.cases.records import CaseRecord
 AMOUNT_TOPICS = ("wages", "injury")
 OUTCOME_KEYS = (*OUTCOMES, "with a lawyer", "open")  # how the cases of the period stand now
 COUNTED = (
-    "Counted: cases created in the period and the people they belong to. Conversations that never reached a "
-    "lawyer are not in the case store, so consultations are the people whose conversation was handed off."
+    "Counted: consultations are the inquiries the hotline handled in the period, handed off or not (one per "
+    "conversation and topic); cases are those created in the period and handed to the lawyers."
 )
 
 
@@ -39,7 +39,7 @@ class Amounts:
 class Report:
     start: date
     end: date  # included
-    consultations: Counter[tuple[str, str]]  # (topic, channel) -> distinct people
+    consultations: Counter[tuple[str, str]]  # (topic, channel) -> inquiries
     people: int
     cases: Counter[str]  # topic -> cases handed off
     urgent: int
@@ -84,7 +84,10 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def build(cases: list[CaseRecord], start: date, end: date) -> Report:
+def build(
+    cases: list[CaseRecord], start: date, end: date, consultations: Counter[tuple[str, str]] | None = None
+) -> Report:
+    """The figures; `consultations` from the store's consultations table (without it, from the cases alone)."""
     people: dict[tuple[str, str], set[int]] = {}
     outcomes: Counter[str] = Counter()
     amounts: dict[str, list[Decimal]] = {topic: [] for topic in AMOUNT_TOPICS}
@@ -105,7 +108,9 @@ def build(cases: list[CaseRecord], start: date, end: date) -> Report:
     return Report(
         start=start,
         end=end,
-        consultations=Counter({key: len(ids) for key, ids in people.items()}),
+        consultations=consultations
+        if consultations is not None
+        else Counter({key: len(ids) for key, ids in people.items()}),
         people=len({case.person_id for case in cases}),
         cases=Counter(case.topic for case in cases),
         urgent=sum(case.urgent for case in cases),
@@ -137,7 +142,7 @@ def yuan(amount: Decimal) -> str:
 
 def to_text(report: Report) -> str:
     lines = [f"Hotline report {report.start.isoformat()} to {report.end.isoformat()} (Asia/Shanghai days)", COUNTED, ""]
-    lines.append(f"Consultations (people handed off): {report.people}")
+    lines.append(f"Consultations: {sum(report.consultations.values())}")
     channels = [channel for channel in CHANNELS if any(report.consultations[(t, channel)] for t in TOPICS)]
     if channels:
         lines.append("  " + "topic".ljust(8) + "".join(channel.rjust(10) for channel in channels))
@@ -145,7 +150,8 @@ def to_text(report: Report) -> str:
             row = [report.consultations[(topic, channel)] for channel in channels]
             if any(row):
                 lines.append("  " + topic.ljust(8) + "".join(str(n).rjust(10) for n in row))
-    lines += ["", f"Cases handed off: {report.handed_off} (urgent: {report.urgent})"]
+    lines += ["", f"People handed off: {report.people}"]
+    lines += [f"Cases handed off: {report.handed_off} (urgent: {report.urgent})"]
     lines += [f"  {topic:<8}{report.cases[topic]:>6}" for topic in TOPICS if report.cases[topic]]
     lines += [
         "",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +38,7 @@ from hotline.cases.models import (
     CaseEvent,
     CaseMessage,
     CaseOffer,
+    Consultation,
     DutyShift,
     Lawyer,
     OutboxItem,
@@ -299,6 +301,45 @@ class CaseStore:
         )
         with self._sessions.begin() as session:
             return [CaseRecord.of(case) for case in session.scalars(query)]
+
+    def record_consultation(self, *, channel: str, conversation_key: str, topic: str, lang: str, at: datetime) -> bool:
+        """Count one inquiry (once per conversation and topic, so a return or a repeated question is not counted
+        again). False when it was already counted."""
+        _one_of(channel, CHANNELS, "channel")
+        _one_of(topic, TOPICS, "topic")
+        _one_of(lang, LANGS, "lang")
+        if not conversation_key.strip():
+            raise CaseError("conversation_key is empty")
+        with self._sessions.begin() as session:
+            known = session.scalar(
+                select(Consultation.id).where(
+                    Consultation.conversation_key == conversation_key, Consultation.topic == topic
+                )
+            )
+            if known is not None:
+                return False
+            session.add(
+                Consultation(
+                    conversation_key=conversation_key,
+                    channel=channel,
+                    topic=topic,
+                    lang=lang,
+                    started_at=_aware(at, "at"),
+                )
+            )
+            try:
+                session.flush()
+            except IntegrityError:  # counted at the same moment by another process: once is enough
+                return False
+        return True
+
+    def consultations_between(self, start: datetime, end: datetime) -> Counter[tuple[str, str]]:
+        """Inquiries started in [start, end), by (topic, channel)."""
+        query = select(Consultation.topic, Consultation.channel).where(
+            Consultation.started_at >= _aware(start, "start"), Consultation.started_at < _aware(end, "end")
+        )
+        with self._sessions.begin() as session:
+            return Counter((topic, channel) for topic, channel in session.execute(query))
 
     def offered_to(self, case_id: int) -> list[int]:
         """The ids of the lawyers a case has been offered to, in the order offered."""

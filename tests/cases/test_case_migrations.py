@@ -38,6 +38,7 @@ TABLES = {
     "case_events",
     "case_messages",
     "outbox_items",
+    "consultations",
 }
 
 
@@ -56,7 +57,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
         with pytest.raises(DatabaseError, match="hotline db upgrade"):
             require_current(engine)
         upgrade(empty_url)
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision() == "0003"
         require_current(engine)
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
@@ -72,7 +73,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
             assert set(inspect(connection).get_table_names()) == {"alembic_version"}
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 0
         upgrade(empty_url)  # and again: repeatable
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
 
@@ -168,7 +169,7 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
                 )
             )
         upgrade(empty_url)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
         with engine.connect() as connection:
             assert connection.execute(text("SELECT reply_address FROM people")).scalar_one() is None
             assert connection.execute(text("SELECT message_ref FROM case_offers")).scalar_one() is None
@@ -186,6 +187,6 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
             assert connection.execute(text("SELECT ref FROM cases")).scalar_one() == "GZLA-2026-000001"
             assert connection.execute(text("SELECT count(*) FROM case_offers")).scalar_one() == 1
         upgrade(empty_url)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()

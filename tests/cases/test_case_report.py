@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import date, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def test_the_figures_of_a_period(store: CaseStore, add_lawyer: AddLawyer, new_ca
     assert figures.minors == {"cases": 1, "urgent": 1, "with a lawyer": 0, "closed": 1}
 
     text = report.to_text(figures)
-    assert text.startswith("Hotline report 2026-11-02 to 2026-11-02 (Asia/Shanghai days)\nCounted: cases created")
+    assert text.startswith("Hotline report 2026-11-02 to 2026-11-02 (Asia/Shanghai days)\nCounted: consultations are")
     for line in (
         "Cases handed off: 9 (urgent: 2)",
         "(from the handoff; 5 cases answered): median 20 min, p90 1 h 30 min",
@@ -70,7 +71,7 @@ def test_the_figures_of_a_period(store: CaseStore, add_lawyer: AddLawyer, new_ca
 def test_an_empty_period_says_so(store: CaseStore) -> None:
     figures = report.build(store.cases_created_between(*report.period(DAY, DAY)), DAY, DAY)
     text = report.to_text(figures)
-    assert "Consultations (people handed off): 0" in text and "median -, p90 -" in text
+    assert "People handed off: 0" in text and "median -, p90 -" in text
     assert "Outcomes:\n  none" in text
     assert "<p class=none>none</p>" in report.to_html(figures)
 
@@ -102,3 +103,14 @@ def test_the_command_refuses_bad_days_in_one_line(tmp_path: Path) -> None:
         )
         assert result.returncode == 1 and result.stderr.strip() == result.stderr.strip().splitlines()[0]
         assert message in result.stderr
+
+
+def test_consultations_are_counted_once_per_conversation_and_topic(store: CaseStore) -> None:
+    at = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert store.record_consultation(channel="web", conversation_key="web:a", topic="wages", lang="zh", at=at)
+    assert not store.record_consultation(channel="web", conversation_key="web:a", topic="wages", lang="zh", at=at)
+    assert store.record_consultation(channel="web", conversation_key="web:a", topic="injury", lang="zh", at=at)
+    assert store.record_consultation(channel="telegram", conversation_key="t:b", topic="wages", lang="en", at=at)
+    counted = store.consultations_between(at - timedelta(days=1), at + timedelta(days=1))
+    assert counted == Counter({("wages", "web"): 1, ("injury", "web"): 1, ("wages", "telegram"): 1})
+    assert store.consultations_between(at + timedelta(hours=1), at + timedelta(days=1)) == Counter()

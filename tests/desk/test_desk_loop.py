@@ -166,8 +166,8 @@ async def test_the_whole_loop_from_handoff_to_report(
 
     # 6. The office's report counts the case and the amount.
     text, page = report(db_url, tmp_path, datetime.now(OFFICE_TZ).date())
-    assert "Counted: cases created in the period" in text
-    assert "Consultations (people handed off): 1" in text
+    assert "Counted: consultations are the inquiries" in text
+    assert "People handed off: 1" in text
     assert "Cases handed off: 1 (urgent: 0)" in text
     assert "advice             1" in text
     assert "12,000.00 yuan in 1 cases" in text
