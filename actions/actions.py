@@ -26,7 +26,7 @@ from hotline.cases.store import CaseStore
 from hotline.conversation import State
 from hotline.dialogue import Turn, respond
 from hotline.flow_schema import load_flows
-from hotline.handoff import open_case
+from hotline.handoff import case_channel, case_topic, open_case
 from hotline.messages import Reply
 from hotline.nlu import combine
 from hotline.settings import get_settings
@@ -51,13 +51,13 @@ def case_store() -> CaseStore:
 def _count_consultation(turn: Turn, tracker: Tracker, channel: str) -> None:
     """An inquiry started (a topic's flow, or an urgent message): counted for the office's figures. Never in the
     way of the answer: a failure is logged, not shown."""
-    topic = turn.state.topic
+    topic = case_topic(turn.state.topic)
     started = any(e.startswith(("flow:", "topic:", "urgent")) for e in turn.events)
-    if not started or topic not in ("wages", "injury", "minors", "other"):
+    if not started or topic is None:
         return
     try:
         case_store().record_consultation(
-            channel=channel if channel in ("telegram", "web", "12355") else "web",
+            channel=case_channel(channel),
             conversation_key=tracker.sender_id,
             topic=topic,
             lang=turn.state.lang or "zh",

@@ -7,12 +7,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from hotline.cases.models import CHANNELS, TOPICS
 from hotline.cases.records import CaseRecord
 from hotline.cases.store import CaseStore
 from hotline.conversation import State
 
 TRANSCRIPT_MESSAGES = 6  # the last messages the person wrote, for the lawyer (kept in the database, never logged)
 TRANSCRIPT_CHARS = 1500
+
+
+def case_channel(channel: str) -> str:
+    """The channel as the case store knows it (a gateway that sent none is the web chat)."""
+    return channel if channel in CHANNELS else "web"
+
+
+def case_topic(topic: str | None) -> str | None:
+    """The conversation's topic if it is one the case store knows."""
+    return topic if topic in TOPICS else None
 
 
 def transcript_excerpt(user_texts: list[str]) -> str:
@@ -33,9 +44,9 @@ def open_case(
     back to the person there (only Telegram has one)."""
     outcome: dict[str, Any] | None = state.outcome
     deadline = outcome.get("deadline") if outcome else None
-    topic = state.topic if state.topic in ("wages", "injury", "minors", "other") else "other"
+    topic = case_topic(state.topic) or "other"
     return store.create_case(
-        channel=channel if channel in ("telegram", "web", "12355") else "web",
+        channel=case_channel(channel),
         channel_key=channel_key,
         lang=state.lang or "zh",
         topic=topic,
