@@ -78,7 +78,9 @@ def _still_open(ref: str) -> bool:
     return case is not None and case.status != "closed"
 
 
-def _with_case(turn: Turn, tracker: Tracker, channel: str, reply_address: str | None = None) -> Turn:
+def _with_case(
+    turn: Turn, tracker: Tracker, channel: str, reply_address: str | None = None, consent: bool = False
+) -> Turn:
     """A handoff becomes a case in the store (written before anyone is notified) and the person gets its number."""
     if not any(e.startswith("handoff:") for e in turn.events):
         return turn
@@ -88,7 +90,9 @@ def _with_case(turn: Turn, tracker: Tracker, channel: str, reply_address: str | 
         return Turn([*turn.replies, reminder], turn.state, turn.events)
     user_texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"]
     try:
-        case = open_case(case_store(), turn.state, channel, tracker.sender_id, user_texts, reply_address)
+        case = open_case(
+            case_store(), turn.state, channel, tracker.sender_id, user_texts, reply_address, consent=consent
+        )
     except Exception:  # the database is down or not migrated: say so, and how to reach a lawyer anyway
         log.exception("conversation=%s could not open a case", tracker.sender_id)
         return Turn([*turn.replies, Reply(messages.text("handoff_failed", lang))], turn.state, turn.events)
@@ -116,7 +120,7 @@ class ActionReply(Action):  # type: ignore[misc]  # rasa-sdk ships no type infor
         except Exception:  # a bug must not leave the person without an answer; the state is kept as it was
             log.exception("conversation=%s action_reply failed; state kept", tracker.sender_id)
             lang = _lang(metadata.get("lang")) or state.lang or classification.lang
-            keys = (["emergency"] if classification.urgent else []) + ["service_down"]
+            keys = (["emergency"] if classification.urgent else []) + ["dialogue_error"]
             for key in keys:
                 dispatcher.utter_message(text=messages.text(key, lang))
             return []
@@ -124,7 +128,8 @@ class ActionReply(Action):  # type: ignore[misc]  # rasa-sdk ships no type infor
         reply_address = str(metadata["reply_address"]) if metadata.get("reply_address") else None
         channel = str(metadata.get("channel") or "web")
         _count_consultation(turn, tracker, channel)
-        turn = _with_case(turn, tracker, channel, reply_address)
+        # The channel asked for consent (Telegram's /start, the web page's notice) and says so in the metadata.
+        turn = _with_case(turn, tracker, channel, reply_address, consent=metadata.get("consent") is True)
         # Privacy: the conversation id and what happened, never the text or the facts.
         log.info("conversation=%s intent=%s events=%s", tracker.sender_id, classification.intent, turn.events)
         for reply in turn.replies:

@@ -1,4 +1,5 @@
-"""How the gateway processes Telegram updates: different chats at the same time, one chat's updates in order.
+"""How the gateway processes Telegram updates: different chats at the same time, one chat's updates in order,
+and each update once.
 
 python-telegram-bot processes one update after another unless told otherwise; then a slow database call for one
 lawyer holds up every person. Fully concurrent processing would let a person's two quick messages overtake each
@@ -9,6 +10,7 @@ at once (the store's claim decides), while one chat's messages keep their order.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable
 from typing import Any
 
@@ -50,3 +52,29 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to free."""
+
+
+# Update ids remembered to recognise a repeat: Telegram resends an update when a webhook call failed or timed out,
+# and a poller restarted before confirming gets the last batch again; both come back within minutes.
+RECENT_UPDATES = 10_000
+
+
+class RecentUpdates:
+    """The ids of the updates this gateway process has taken, the newest RECENT_UPDATES of them. Per process: with
+    several gateways behind one webhook URL, a repeat that reaches another process is not recognised here (and
+    one chat's order across processes is not kept either); that needs a shared store, see docs/telegram.md."""
+
+    def __init__(self, size: int = RECENT_UPDATES) -> None:
+        self.size = size
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    def first_time(self, update_id: int) -> bool:
+        """True the first time an id is seen (and remembers it), False for a repeat. No await inside: two copies
+        of one update handled at the same moment cannot both pass."""
+        if update_id in self._ids:
+            self._ids.move_to_end(update_id)
+            return False
+        self._ids[update_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True

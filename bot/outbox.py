@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot import packet
 from hotline import messages
+from hotline.cases.mailbox import Inbox
 from hotline.cases.models import OPEN_STATUSES
 from hotline.cases.records import CaseRecord, OutboxRecord
 from hotline.cases.store import CaseStore
@@ -46,8 +47,10 @@ class OutboxSender:
         escalate_after: timedelta,
         interval: float = 5.0,
         clock: Callable[[], datetime] = utc_now,
+        inbox: Inbox | None = None,
     ) -> None:
         self.bot = bot
+        self.inbox = inbox  # notices for web-chat persons go to their inbox; their page fetches them
         self.store = store
         self.escalate_after = escalate_after
         self.interval = interval
@@ -77,6 +80,8 @@ class OutboxSender:
             log.info("case=%s escalated to level %s", escalation.ref, escalation.level)
         done = 0
         for item in await asyncio.to_thread(self.store.pending_outbox):
+            if not await asyncio.to_thread(self.store.claim_outbox_item, item.id, self.clock()):
+                continue  # another gateway's sender is delivering it
             try:
                 await self._deliver(item)
             except RetryAfter as error:  # Telegram asks us to slow down: the rest waits for the next tick
@@ -122,11 +127,20 @@ class OutboxSender:
     async def _to_person(self, item: OutboxRecord, case: CaseRecord) -> None:
         address = await asyncio.to_thread(self.store.reply_address, case.id)
         text = packet.person_notice(case, item.payload)
+        if address is None and text is not None and await self._to_inbox(case, text):
+            log.info("case=%s web person notified (%s)", case.ref, item.payload.get("notice"))
+            return
         if address is None or text is None:
             log.info("outbox item=%s case=%s: the person cannot be written to here; skipped", item.id, case.ref)
             return
         await self.bot.send_message(int(address), text)
         log.info("case=%s person notified (%s)", case.ref, item.payload.get("notice"))
+
+    async def _to_inbox(self, case: CaseRecord, text: str) -> bool:
+        """A web-chat person's notice goes to their inbox (their page fetches it); False for anyone else."""
+        if self.inbox is None:
+            return False
+        return await asyncio.to_thread(self.inbox.put_for_case, case.id, "hotline", text, self.clock())
 
     async def _to_lawyer(self, item: OutboxRecord, case: CaseRecord, lawyer_id: int) -> None:
         lawyer = await asyncio.to_thread(self.store.get_lawyer, lawyer_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -39,9 +40,31 @@ class RasaClient:
         for item in items:
             if "text" not in item:
                 continue
-            buttons = [{"title": str(b["title"]), "payload": str(b["payload"])} for b in item.get("buttons") or []]
-            result.append(BotMessage(str(item["text"]), buttons))
+            result.append(BotMessage(str(item["text"]), _buttons(item.get("buttons") or [])))
         return result
+
+    async def answers_to(self, sender: str, message_id: str) -> list[BotMessage] | None:
+        """If Rasa took the message with this `message_id` (our metadata) already, the bot's answers to it from
+        the conversation's tracker; None if it never arrived. Raises RasaUnavailable if Rasa does not answer."""
+        try:
+            response = await self._client.get(
+                f"/conversations/{quote(sender, safe=':')}/tracker", params={"include_events": "ALL"}
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(str(type(error).__name__)) from error
+        events: list[dict[str, Any]] = response.json().get("events") or []
+        for index, event in enumerate(events):
+            if event.get("event") == "user" and (event.get("metadata") or {}).get("message_id") == message_id:
+                answers = []
+                for later in events[index + 1 :]:
+                    if later.get("event") == "user":
+                        break
+                    if later.get("event") == "bot" and later.get("text"):
+                        buttons = (later.get("data") or {}).get("buttons") or []
+                        answers.append(BotMessage(str(later["text"]), _buttons(buttons)))
+                return answers
+        return None
 
     async def ready(self) -> bool:
         try:
@@ -51,6 +74,10 @@ class RasaClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _buttons(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"title": str(b["title"]), "payload": str(b["payload"])} for b in items]
 
 
 def fallback_messages(text: str, lang: Lang | None) -> list[BotMessage]:

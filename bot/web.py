@@ -1,29 +1,43 @@
-"""The web chat API: POST /api/chat and GET /healthz (aiohttp)."""
+"""The web chat API (aiohttp): POST /api/chat (a person's message, the bot's answers), GET
+/api/chat/{session}/updates (what a lawyer or the hotline sent them since), GET /healthz."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import re
 from typing import Any
 
 import httpx
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable, fallback_messages
+from bot.dialogue_service import DialogueService
+from bot.rasa_client import BotMessage
+from bot.ratelimit import RateLimiter
+from bot.web_desk import WebDesk
+from hotline.cases.mailbox import Inbox
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)
 
-RASA: web.AppKey[RasaClient] = web.AppKey("rasa", RasaClient)
-ACTION_PORT: web.AppKey[int] = web.AppKey("action_port", int)
+DIALOGUE: web.AppKey[DialogueService] = web.AppKey("dialogue", DialogueService)
+ACTIONS_HEALTH: web.AppKey[str] = web.AppKey("actions_health", str)
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
+ENGINE: web.AppKey[Engine | None] = web.AppKey("engine")
+INBOX: web.AppKey[Inbox | None] = web.AppKey("inbox")
+WEB_DESK: web.AppKey[WebDesk | None] = web.AppKey("web_desk")
 MAX_BODY = 16 * 1024
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHANNELS = ("web", "12355")
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 def _validate(body: Any) -> tuple[dict[str, Any] | None, str]:
@@ -35,13 +49,20 @@ def _validate(body: Any) -> tuple[dict[str, Any] | None, str]:
         return None, "'session' must be 1 to 64 letters, digits, '_' or '-'."
     if not isinstance(text, str) or not text.strip():
         return None, "'text' must be a non-empty string."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): it could not be passed on
+        return None, "'text' contains characters that are not valid Unicode."
     if len(text) > 4000:
         return None, "'text' is longer than 4000 characters; please send it in shorter parts."
     if channel not in CHANNELS:
         return None, "'channel' must be 'web' or '12355'."
     if lang is not None and lang not in ("zh", "en"):
         return None, "'lang' must be 'zh' or 'en'."
-    return {"session": session, "text": text, "channel": channel, "lang": lang}, ""
+    consent = body.get("consent", False)
+    if not isinstance(consent, bool):
+        return None, "'consent' must be true or false."
+    return {"session": session, "text": text, "channel": channel, "lang": lang, "consent": consent}, ""
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -53,22 +74,67 @@ async def chat(request: web.Request) -> web.Response:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:  # a body sent without Content-Length that grew too large
         return _error(413, "The request is too large.")
+    except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not gzip
+        return _error(400, "The request body could not be read.")
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep, an integer too long
         return _error(400, "The request body is not valid JSON.")
     data, problem = _validate(body)
     if data is None:
         return _error(400, problem)
     lang: Lang | None = data["lang"]
-    sender = f"{data['channel']}:{data['session']}"
-    metadata = {"channel": data["channel"], **({"lang": lang} if lang else {})}
+    channel: str = data["channel"]
+    sender = f"{channel}:{data['session']}"
+    wait = request.app[LIMITER].try_acquire(sender)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        return _error(429, _too_fast(seconds), headers={"Retry-After": str(seconds)})
+    desk = request.app[WEB_DESK]
+    if desk is not None and await desk.relay_to_lawyer(channel, sender, data["text"]):
+        return web.json_response({"session": data["session"], "messages": [], "relayed": True})
+    metadata: dict[str, Any] = {"channel": channel}
+    if lang:
+        metadata["lang"] = lang
+    if data["consent"]:
+        metadata["consent"] = True
+    replies = await request.app[DIALOGUE].answer(channel, sender, data["text"], metadata, lang)
+    return web.json_response({"session": data["session"], "messages": [_as_json(m) for m in replies], "relayed": False})
+
+
+def _too_fast(seconds: int) -> str:
+    return (
+        f"您发得有点快，请等 {seconds} 秒再发，消息不会丢。"
+        f" You are sending messages quickly; please wait {seconds} seconds and send again."
+    )
+
+
+async def updates(request: web.Request) -> web.Response:
+    """What arrived for a web-chat person after the message id `after`: a lawyer's messages, notices about their
+    case, answers to messages kept while the dialogue was down. Their page asks every few seconds."""
+    session = request.match_info["session"]
+    channel = request.query.get("channel", "web")
+    if not _SESSION.fullmatch(session):
+        return _error(400, "'session' must be 1 to 64 letters, digits, '_' or '-'.")
+    if channel not in CHANNELS:
+        return _error(400, "'channel' must be 'web' or '12355'.")
     try:
-        replies = await request.app[RASA].send(sender, data["text"], metadata)
-    except RasaUnavailable as error:
-        log.warning("rasa unavailable for conversation=%s: %s", sender, error)
-        replies = fallback_messages(data["text"], lang)
-    return web.json_response({"session": data["session"], "messages": [_as_json(m) for m in replies]})
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        return _error(400, "'after' must be a whole number.")
+    if after < 0:
+        return _error(400, "'after' must be a whole number.")
+    inbox = request.app[INBOX]
+    items = [] if inbox is None else await asyncio.to_thread(inbox.since, channel, f"{channel}:{session}", after)
+    return web.json_response(
+        {
+            "session": session,
+            "messages": [
+                {"id": item.id, "text": item.text, "buttons": item.buttons, "from": item.sender} for item in items
+            ],
+            "after": items[-1].id if items else after,
+        }
+    )
 
 
 def _as_json(message: BotMessage) -> dict[str, Any]:
@@ -76,29 +142,105 @@ def _as_json(message: BotMessage) -> dict[str, Any]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    rasa_ok = await request.app[RASA].ready()
-    actions_ok = await _actions_ready(request.app[ACTION_PORT])
-    status = 200 if rasa_ok and actions_ok else 503
-    return web.json_response({"rasa": rasa_ok, "actions": actions_ok, "gateway": True}, status=status)
+    rasa_ok, actions_ok, database_ok = await asyncio.gather(
+        request.app[DIALOGUE].rasa.ready(),
+        _actions_ready(request.app[ACTIONS_HEALTH]),
+        _database_ready(request.app[ENGINE]),
+    )
+    status = 200 if rasa_ok and actions_ok and database_ok is not False else 503
+    return web.json_response(
+        {"rasa": rasa_ok, "actions": actions_ok, "database": database_ok, "gateway": True}, status=status
+    )
 
 
-async def _actions_ready(port: int) -> bool:
+async def _actions_ready(url: str) -> bool:
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
-            return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+            return (await client.get(url)).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def create_app(rasa: RasaClient, action_port: int) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    app[RASA] = rasa
-    app[ACTION_PORT] = action_port
+async def _database_ready(engine: Engine | None) -> bool | None:
+    """True if the case store answers, None if the gateway runs without one."""
+    if engine is None:
+        return None
+
+    def ping() -> bool:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    return await asyncio.to_thread(ping)
+
+
+_STATUS_SENTENCES = {
+    404: "There is nothing at this address.",
+    405: "This address does not take that method.",
+}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under /api/, aiohttp's own errors (no such route, wrong method) are JSON with a readable sentence too."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400 or not request.path.startswith("/api/"):
+            raise
+        sentence = _STATUS_SENTENCES.get(error.status, "The request could not be handled.")
+        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        return _error(error.status, sentence, headers=headers)
+
+
+def create_app(
+    dialogue: DialogueService,
+    actions_health_url: str,
+    *,
+    limiter: RateLimiter,
+    engine: Engine | None = None,
+    desk: WebDesk | None = None,
+) -> web.Application:
+    """The gateway's HTTP side. `engine` is the case store's database (the inbox, /healthz); `desk` lets a web
+    person whose case a lawyer has write to that lawyer (only when the Telegram desk runs)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app[DIALOGUE] = dialogue
+    app[ACTIONS_HEALTH] = actions_health_url
+    app[LIMITER] = limiter
+    app[ENGINE] = engine
+    app[INBOX] = Inbox(engine) if engine is not None else None
+    app[WEB_DESK] = desk
     app.router.add_post("/api/chat", chat)
+    app.router.add_get("/api/chat/{session}/updates", updates)
     app.router.add_get("/healthz", healthz)
 
+    # The web chat pages (bot/static/): / general, /12355 the youth line. Nothing loads from another host.
+    from pathlib import Path
+
+    static = Path(__file__).with_name("static")
+    page_headers = {
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-cache",
+    }
+
+    async def general_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(static / "index.html", headers=page_headers)
+
+    async def youth_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(static / "12355.html", headers=page_headers)
+
+    app.router.add_get("/", general_page)
+    app.router.add_get("/12355", youth_page)
+    app.router.add_static("/static/", static)
+
     async def close_rasa(app: web.Application) -> None:
-        await app[RASA].aclose()
+        await app[DIALOGUE].rasa.aclose()
 
     app.on_cleanup.append(close_rasa)
     return app

@@ -39,6 +39,10 @@ _DONT_KNOW = re.compile(
 )
 
 
+# Phone keyboards type ’ for ': `didn’t`, `I don’t know`.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
 class _Unknown:
     """An answer that says "I don't know": understood, and recorded as unknown."""
 
@@ -51,7 +55,7 @@ UNKNOWN: Any = _Unknown()
 
 def parse_yesno(text: str, intent: str | None = None) -> Any:
     """True, False, UNKNOWN ("不知道"), or None when the text is no yes/no answer."""
-    clean = normalise(text).strip().lower()
+    clean = normalise(text).strip().lower().translate(_APOSTROPHES)
     if _DONT_KNOW.match(clean):
         return UNKNOWN
     if _NO.match(clean) or _NOT_AT_FAULT.search(clean):

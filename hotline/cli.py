@@ -146,5 +146,67 @@ def bench_nlu(
     raise typer.Exit(run_bench(get_settings(), retrain=retrain, write=write, only=only))
 
 
+def _e2e_options_ok(quick: bool, write: bool) -> None:
+    if quick and write:
+        typer.echo("--quick figures are a smoke test, not for docs/benchmarks.md: add --no-write", err=True)
+        raise typer.Exit(2)
+
+
+@bench_app.command("e2e")
+def bench_e2e(
+    quick: Annotated[bool, typer.Option(help="A smoke run: 5 s phases, one run (needs --no-write).")] = False,
+    runs: Annotated[int | None, typer.Option(min=1, help="Runs of each phase and cold starts (default 3).")] = None,
+    seconds: Annotated[float | None, typer.Option(min=1, help="Seconds per path, level and run (default 30).")] = None,
+    retrain: Annotated[bool, typer.Option(help="Time training from scratch (in a temporary models dir).")] = False,
+    write: Annotated[bool, typer.Option(help="Write docs/benchmarks.md and docs/img/bench-e2e.svg.")] = True,
+) -> None:
+    """Latency and throughput (1, 10, 50 conversations) through the gateway beside bare Rasa; memory; cold start."""
+    from hotline.bench_e2e import COMMAND, run_bench
+
+    _e2e_options_ok(quick, write)
+    command = COMMAND + _given(quick=quick, retrain=retrain, runs=runs, seconds=seconds)
+    raise typer.Exit(
+        run_bench(
+            get_settings(), quick=quick, runs=runs, seconds=seconds, retrain=retrain, write=write, command=command
+        )
+    )
+
+
+@bench_app.command("all")
+def bench_all(
+    quick: Annotated[bool, typer.Option(help="The end-to-end part as a smoke run (needs --no-write).")] = False,
+    runs: Annotated[int | None, typer.Option(min=1, help="End-to-end runs (default 3).")] = None,
+    seconds: Annotated[float | None, typer.Option(min=1, help="End-to-end seconds per phase (default 30).")] = None,
+    retrain: Annotated[bool, typer.Option(help="Time our model's training from scratch (temporary dir).")] = False,
+    write: Annotated[bool, typer.Option(help="Write docs/benchmarks.md and docs/img/bench-e2e.svg.")] = True,
+) -> None:
+    """`bench nlu` then `bench e2e`, on the same trained model: every figure of docs/benchmarks.md in one run."""
+    from hotline.bench_e2e import run_bench as run_e2e
+    from hotline.bench_nlu import run_bench as run_nlu
+
+    _e2e_options_ok(quick, write)
+    settings = get_settings()
+    # The NLU part times training from its models' records here; --retrain times ours from scratch in the e2e part
+    # (`bench nlu --retrain` retrains both pipelines, Rasa's default one for about 25 minutes).
+    code = run_nlu(settings, retrain=False, write=write)
+    if code:
+        raise typer.Exit(code)
+    command = ".venv/bin/hotline bench all" + _given(quick=quick, retrain=retrain, runs=runs, seconds=seconds)
+    raise typer.Exit(
+        run_e2e(settings, quick=quick, runs=runs, seconds=seconds, retrain=retrain, write=write, command=command)
+    )
+
+
+def _given(**options: bool | float | None) -> str:
+    """The options given on the command line, as they reproduce the run."""
+    given = ""
+    for name, value in options.items():
+        if value is True:
+            given += f" --{name}"
+        elif value not in (None, False):
+            given += f" --{name} {value:g}"
+    return given
+
+
 def main() -> None:
     app()

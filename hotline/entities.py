@@ -7,6 +7,7 @@ as codes. A span that cannot be read is dropped, never guessed.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -101,18 +102,20 @@ def parse_number(text: str) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
+        return value if math.isfinite(value) else None  # "nan", "inf", 400 nines: no number a person means
     except ValueError:
         pass
     if text in _EN_NUMBERS:
         return float(_EN_NUMBERS[text])
     if text == "半":
         return 0.5
-    if not all(ch in _CN_DIGITS for ch in text):
+    # 九千九百九十九万九千九百九十九 has 15 characters; cn2an takes quadratic time on a run of thousands.
+    if len(text) > 24 or not all(ch in _CN_DIGITS for ch in text):
         return None
     try:
         return float(cn2an.cn2an(text, "smart"))
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError):  # OverflowError: 一一一… beyond a float
         return None
 
 
@@ -140,15 +143,27 @@ def parse_money(span: str) -> float | None:
         return None
     multiplier = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000}.get((match["mult"] or "").lower(), 1)
     value = number * multiplier
+    # Colloquial digits after the unit: 1万2 = 12000, 3千5 = 3500, 1万2千 = 12000; not 1万2个月 (a duration).
+    if match["mult"] in ("万", "千") and (tail := _MONEY_TAIL.match(text, match.end())):
+        step = {"千": 1_000, "百": 100}.get(tail["unit"] or "", multiplier // 10)
+        if step < multiplier:
+            value += (parse_number(tail["digit"]) or 0) * step
     return round(value, 2) if value > 0 else None
 
 
+_MONEY_TAIL = re.compile(
+    r"(?P<digit>[1-9一二两三四五六七八九])(?P<unit>千|百)?(?![\d.,一二两三四五六七八九十百千万个月天年周号人岁次])"
+)
+
+
 _DURATION = re.compile(
-    rf"(?P<num>\d+(?:\.\d+)?|[{_CN_DIGITS}几半]+|a couple of|a few|several|half a|an|a|one|two|three|four|"
-    r"five|six|seven|eight|nine|ten|eleven|twelve)\s*个?\s*多?\s*(?P<unit>月|年|天|日|周|星期|礼拜|"
+    # Bounded repetitions: a long run of digits is searched in linear time, not retried from each of its digits.
+    rf"(?P<num>\d{{1,9}}(?:\.\d{{1,9}})?|[{_CN_DIGITS}几半]{{1,12}}|a couple of|a few|several|half a|an|a|one|two|"
+    r"three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*个?\s*多?\s*(?P<unit>月|年|天|日|周|星期|礼拜|"
     r"days?|weeks?|months?|years?)",
     re.IGNORECASE,
 )
+_AND_A_HALF = re.compile(rf"(?P<num>\d{{1,9}}|[{_CN_DIGITS}]{{1,12}})\s*(?P<unit>个半月|年半)")
 _UNIT_CODES = {"月": "M", "年": "Y", "天": "D", "日": "D", "周": "W", "星期": "W", "礼拜": "W"}
 
 
@@ -159,6 +174,10 @@ def parse_duration(span: str) -> str | None:
         return "P6M"
     if text.startswith("半个月"):
         return "P15D"
+    if half := _AND_A_HALF.search(text):  # 三个半月, 一年半: the 半 belongs to the number before it
+        whole = parse_number(half["num"])
+        if whole is not None and whole == int(whole) and whole > 0:
+            return f"P{int(whole) * 30 + 15}D" if half["unit"] == "个半月" else f"P{int(whole) * 12 + 6}M"
     match = _DURATION.search(text)
     if not match:
         return None
@@ -168,8 +187,10 @@ def parse_duration(span: str) -> str | None:
         return None
     unit = match["unit"]
     code = _UNIT_CODES.get(unit) or unit[0].upper()
-    if number != int(number):  # half a year is six months, half a month fifteen days
-        return {"Y": f"P{int(number * 12)}M", "M": f"P{int(number * 30)}D"}.get(code, f"P{int(number * 7)}D")
+    if number != int(number):  # half a year is six months, half a month fifteen days, half a week three days
+        return {"Y": f"P{int(number * 12)}M", "M": f"P{int(number * 30)}D", "W": f"P{int(number * 7)}D"}.get(
+            code, f"P{int(number)}D"
+        )
     return f"P{int(number)}{code}"
 
 
@@ -180,11 +201,11 @@ def _shift_months(day: date, months: int) -> date:
 
 
 _ZH_AGO = re.compile(
-    rf"(?P<num>\d+|[{_CN_DIGITS}几半]+|a couple of|a few|several|an|a|one|two|three|four|five|six|seven|eight|"
-    r"nine|ten|eleven|twelve)\s*个?\s*多?\s*(?P<unit>月|年|天|星期|礼拜|周|days?|weeks?|months?|years?)\s*"
+    rf"(?P<num>\d{{1,9}}|[{_CN_DIGITS}几半]{{1,12}}|a couple of|a few|several|an|a|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve)\s*个?\s*多?\s*(?P<unit>月|年|天|星期|礼拜|周|days?|weeks?|months?|years?)\s*"
     r"(?:前|以前|之前|ago)"
 )
-_N = rf"\d+|[{_CN_DIGITS}]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an"
+_N = rf"\d{{1,9}}|[{_CN_DIGITS}]{{1,12}}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an"
 _COMPOUND_AGO = re.compile(
     rf"(?:(?P<years>{_N})\s*(?:年|years?)\s*(?:and\s*)?)?(?:(?P<months>{_N})\s*个?\s*(?:月|months?)\s*(?:and\s*|零)?)"
     rf"(?:(?P<days>{_N})\s*(?:天|日|days?))?\s*(?:前|以前|之前|ago)"
@@ -220,7 +241,13 @@ def _ymd(year: int, month: int, day: int | None) -> str | None:
 
 def parse_date(span: str, today: date | None = None) -> str | None:
     """A date relative to today: `去年十月` → `2025-10`, `11个月前` → a day, `three months ago`, `March 3rd`."""
-    today = today or date.today()
+    try:
+        return _parse_date(span, today or date.today())
+    except (ValueError, OverflowError):  # `1000000个月前`, `99999999天前`: before the year 1, no date
+        return None
+
+
+def _parse_date(span: str, today: date) -> str | None:
     text = normalise(span).lower()
     simple = {"今天": 0, "昨天": 1, "前天": 2, "大前天": 3, "yesterday": 1, "the day before yesterday": 2}
     if text in simple:
@@ -228,7 +255,10 @@ def parse_date(span: str, today: date | None = None) -> str | None:
     if iso := _ISO.fullmatch(text):
         return _ymd(int(iso["year"]), int(iso["month"]), int(iso["day"]) if iso["day"] else None)
     if compound := _COMPOUND_AGO.search(text):  # 11个月27天前, 1年2个月前, 3 months and 5 days ago
-        years, months, days = (int(parse_number(compound[k] or "0") or 0) for k in ("years", "months", "days"))
+        numbers = [parse_number(compound[k] or "0") for k in ("years", "months", "days")]
+        if any(n is None for n in numbers):
+            return None
+        years, months, days = (int(n or 0) for n in numbers)
         months += years * 12
         return date.fromordinal(_shift_months(today, months).toordinal() - days).isoformat()
     if ago := _ZH_AGO.search(text):

@@ -38,10 +38,12 @@ def open_case(
     channel_key: str,
     user_texts: list[str],
     reply_address: str | None = None,
+    *,
+    consent: bool = False,
 ) -> CaseRecord:
     """The case for this conversation's handoff (one per conversation: the state remembers its reference).
     `reply_address` is the Telegram chat id the gateway put in the message's metadata: the lawyer desk writes
-    back to the person there (only Telegram has one)."""
+    back to the person there (only Telegram has one). `consent`: the person agreed to the privacy notice."""
     outcome: dict[str, Any] | None = state.outcome
     deadline = outcome.get("deadline") if outcome else None
     topic = case_topic(state.topic) or "other"
@@ -54,7 +56,7 @@ def open_case(
         eligibility=outcome,
         urgent=state.urgent or state.handoff == "urgent" or bool(outcome and outcome.get("urgent")),
         deadline=date.fromisoformat(deadline) if deadline else None,
-        consent=False,  # asked by the channels (the consent step comes with them); lawyers see it in the packet
+        consent=consent,  # asked by the channels (Telegram's /start, the web page's notice); shown in the packet
         transcript_excerpt=transcript_excerpt(user_texts),
         reply_address=reply_address if channel == "telegram" and reply_address else None,
     )

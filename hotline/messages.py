@@ -63,7 +63,15 @@ def hotlines() -> dict[str, dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((DATA_DIR / "messages.yml").read_text("utf-8"))
+    """messages.yml and its companions messages_*.yml (one per part of the product: the channels, the desk),
+    merged; a top-level key defined in two files is an error, so no text silently replaces another."""
+    data: dict[str, Any] = {}
+    for path in [DATA_DIR / "messages.yml", *sorted(DATA_DIR.glob("messages_*.yml"))]:
+        part: dict[str, Any] = yaml.safe_load(path.read_text("utf-8")) or {}
+        for key in part:
+            if key in data:
+                raise CatalogueError(f"{path.name}: {key} is already defined in another messages file")
+        data.update(part)
     return data
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,11 +114,24 @@ def rasa_ready(url: str, timeout: float = 2.0) -> bool:
 class RasaServer:
     """`rasa run` as a child process on 127.0.0.1."""
 
-    def __init__(self, settings: Settings, model: Path, port: int | None = None, log_file: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        model: Path,
+        port: int | None = None,
+        log_file: Path | None = None,
+        *,
+        endpoints: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         self.settings = settings
         self.model = model
         self.port = port or settings.rasa_port
         self.log_file = log_file
+        # Another endpoints file than RASA_ENDPOINTS, and environment on top of rasa_environment (a replica's
+        # tracker and lock store, its action server; hotline/scale.py).
+        self.endpoints = endpoints or settings.rasa_endpoints
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -138,7 +151,7 @@ class RasaServer:
             "--port",
             str(self.port),
             "--endpoints",
-            str(root / "endpoints.yml"),
+            str(self.endpoints),
             "--credentials",
             str(root / "credentials.yml"),
         ]
@@ -150,7 +163,7 @@ class RasaServer:
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.settings.project_root,
-            env=rasa_environment(self.settings),
+            env=rasa_environment(self.settings) | self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stopping it stops its children too

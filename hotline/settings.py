@@ -32,12 +32,29 @@ class Settings:
     gateway_port: int = field(default_factory=lambda: int(_env("GATEWAY_PORT", "8080")))
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     telegram_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    # The secret behind the pseudonyms of channel identities (hotline/pseudonym.py); empty: a key in var/.
+    pseudonym_key: str = field(default_factory=lambda: _env("PSEUDONYM_KEY", ""))
     # Another Bot API server (a local telegram-bot-api, or a test double); empty means Telegram's own.
     telegram_api_url: str = field(default_factory=lambda: _env("TELEGRAM_API_URL", ""))
+    # Webhook mode (production): Telegram posts updates to this public https URL (the gateway's
+    # /telegram/webhook behind the load balancer), with the secret in a header. Unset: polling (development).
+    telegram_webhook_url: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_URL", ""))
+    telegram_webhook_secret: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", ""))
+    # Rasa's tracker store when it is not the SQLite file of endpoints.yml (production: the PostgreSQL database of
+    # deploy/endpoints.production.yml, as postgresql://user:password@host:port/db).
+    rasa_tracker_database_url: str = field(default_factory=lambda: _env("RASA_TRACKER_URL", ""))
     # The lawyer desk: how often the outbox is sent, and how long an offer waits before it goes one level wider.
     outbox_interval_seconds: float = field(default_factory=lambda: float(_env("OUTBOX_INTERVAL_SECONDS", "5")))
     escalate_after_seconds: float = field(default_factory=lambda: float(_env("ESCALATE_AFTER_SECONDS", "600")))
+    # Per person (bot/ratelimit.py): a burst of this many messages, then this many a minute.
+    rate_limit_burst: int = field(default_factory=lambda: int(_env("RATE_LIMIT_BURST", "10")))
+    rate_limit_per_minute: float = field(default_factory=lambda: float(_env("RATE_LIMIT_PER_MINUTE", "30")))
+    # Messages kept while Rasa was down are answered when it is back; the gateway looks this often.
+    retry_interval_seconds: float = field(default_factory=lambda: float(_env("RETRY_INTERVAL_SECONDS", "5")))
     rasa_venv: Path = field(default_factory=lambda: _path("RASA_VENV", PROJECT_ROOT / ".venv-rasa"))
+    # Rasa's endpoints file: endpoints.yml for one machine (SQLite tracker store, in-memory lock store), or
+    # deploy/endpoints.production.yml for several Rasa servers (PostgreSQL tracker, Redis lock; docs/scale.md).
+    rasa_endpoints: Path = field(default_factory=lambda: _path("RASA_ENDPOINTS", PROJECT_ROOT / "endpoints.yml"))
     models_dir: Path = field(default_factory=lambda: _path("HOTLINE_MODELS", PROJECT_ROOT / "models"))
     var_dir: Path = field(default_factory=lambda: _path("HOTLINE_VAR", PROJECT_ROOT / "var"))
     shared_dir: Path = field(default_factory=lambda: _path("HOTLINE_SHARED", PROJECT_ROOT.parent / "shared"))
@@ -52,7 +69,14 @@ class Settings:
 
     @property
     def action_endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}/webhook"
+        """Where Rasa calls the actions: ACTION_ENDPOINT_URL (a load balancer in front of several action servers,
+        docs/scale.md), else the local action server on ACTION_PORT."""
+        return os.environ.get("ACTION_ENDPOINT_URL", "").strip() or f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def action_health_url(self) -> str:
+        """The action server's health check (rasa-sdk's /health beside /webhook)."""
+        return self.action_endpoint_url.rsplit("/", 1)[0] + "/health"
 
     @property
     def effective_database_url(self) -> str:
@@ -62,6 +86,12 @@ class Settings:
     @property
     def rasa_tracker_db(self) -> Path:
         return self.var_dir / "rasa_tracker.db"
+
+    @property
+    def rasa_tracker_url(self) -> str:
+        """Rasa's SQL tracker store as a database URL: the gateway erases a person's conversation there (/delete),
+        since Rasa's HTTP API cannot delete stored events. RASA_TRACKER_URL, else the SQLite file of endpoints.yml."""
+        return self.rasa_tracker_database_url or f"sqlite:///{self.rasa_tracker_db}"
 
 
 def get_settings() -> Settings:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,9 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "HOTLINE_VAR": str(var),
         "TELEGRAM_BOT_TOKEN": "",
         "DATABASE_URL": f"sqlite:///{var / 'cases.db'}",
+        # The tests' people type faster than anyone: the rate limit has its own test (tests/web/test_gateway.py).
+        "RATE_LIMIT_BURST": "1000",
+        "RETRY_INTERVAL_SECONDS": "1",
     }
     return env
 
@@ -100,6 +105,30 @@ def stack(settings: Settings, stack_env: dict[str, str], rasa_server: str) -> It
         yield Stack(settings, rasa_environment(settings), rasa_server, gateway_url)
     finally:
         stop_process(child.process)
+
+
+@contextmanager
+def extra_gateway(settings: Settings, name: str, **overrides: str) -> Iterator[str]:
+    """Another gateway process beside the stack's, with some settings of its own (a rate limit, another Rasa);
+    its URL for the `with` block. The log is `{name}.log` in the stack's var/ directory."""
+    port = free_port()
+    env = rasa_environment(settings) | {"GATEWAY_PORT": str(port)} | overrides
+    log = settings.var_dir / f"{name}.log"
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(
+            gateway_command(),
+            cwd=settings.project_root,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/api/chat/x/updates", name, process, log, 60)
+        yield url
+    finally:
+        stop_process(process)
 
 
 def hotline_command() -> list[str]:

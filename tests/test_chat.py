@@ -80,6 +80,6 @@ def test_wrong_content_type_invalid_json_and_oversize(stack: Stack) -> None:
     assert httpx.post(url, content=big, headers={"Content-Type": "application/json"}).status_code == 413
 
 
-def test_healthz_reports_rasa_and_actions(stack: Stack) -> None:
+def test_healthz_reports_rasa_actions_and_the_database(stack: Stack) -> None:
     body = httpx.get(f"{stack.gateway_url}/healthz").json()
-    assert body == {"rasa": True, "actions": True, "gateway": True}
+    assert body == {"rasa": True, "actions": True, "database": True, "gateway": True}

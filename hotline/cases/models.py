@@ -40,6 +40,7 @@ OPEN_STATUSES: Final = ("queued", "offered")  # not yet taken by a lawyer
 OUTCOMES: Final = ("advice", "application", "referred", "no_answer")
 DIRECTIONS: Final = ("person_to_lawyer", "lawyer_to_person")
 OUTBOX_KINDS: Final = ("offer", "taken", "escalated", "person_notice")
+INBOX_SENDERS: Final = ("lawyer", "hotline")
 # The office's clock (Guangzhou): the year in a case's ref and the times the roster shows.
 OFFICE_TZ: Final = ZoneInfo("Asia/Shanghai")
 
@@ -250,4 +251,53 @@ class OutboxItem(Base):
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # A gateway delivering it holds it until then: with several gateways, each item goes out once.
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class InboxMessage(Base):
+    """A message waiting for a web-chat person, who cannot be written to first: their page fetches what came
+    after the last id it saw. What a lawyer wrote to them, notices about their case ('a lawyer has joined'),
+    and the answers to messages kept while the dialogue service was down."""
+
+    __tablename__ = "person_inbox"
+    __table_args__ = (
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_list("sender", INBOX_SENDERS), name="sender"),
+        Index(None, "channel", "channel_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_key: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class KeptMessage(Base):
+    """A person's message that reached the gateway while the dialogue service (Rasa, the action server) did not
+    answer: kept here and answered, in order, when the service is back. `message_id` is also in the metadata
+    sent to Rasa, so a message Rasa did take before it timed out is not taken twice."""
+
+    __tablename__ = "kept_messages"
+    __table_args__ = (
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
+        Index(None, "answered_at", "id"),
+        Index(None, "conversation_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_key: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    # What the gateway sends Rasa with the text (language, consent, the Telegram reply address): never logged.
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    # A gateway answering it holds it until then, so that two gateways never send it to Rasa both.
+    claimed_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

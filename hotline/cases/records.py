@@ -214,3 +214,29 @@ class EscalationRecord:
 class RosterImport:
     added: int
     already_present: int
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """What the gateway needs of a person: whether and when they agreed to the privacy notice, and the language
+    they chose (or last used). Never a name or a number."""
+
+    id: int
+    channel: str
+    channel_key: str
+    lang: str
+    consent_at: datetime | None
+
+    @property
+    def consented(self) -> bool:
+        return self.consent_at is not None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What `CaseStore.erase_person` did: whether the person was known, the refs of the cases whose personal
+    content it erased, and the cases a lawyer had open (their lawyer is told the person withdrew)."""
+
+    found: bool
+    cases: tuple[str, ...] = ()
+    withdrawn: tuple[tuple[str, int], ...] = ()  # (ref, lawyer id)

@@ -22,7 +22,9 @@ from hotline.cases.models import CHANNELS, OFFICE_TZ, OUTCOMES, TOPICS
 from hotline.cases.records import CaseRecord
 
 AMOUNT_TOPICS = ("wages", "injury")
-OUTCOME_KEYS = (*OUTCOMES, "with a lawyer", "open")  # how the cases of the period stand now
+# How the cases of the period stand now; 'withdrawn': closed without an outcome because the person had their data
+# erased (CaseStore.erase_person).
+OUTCOME_KEYS = (*OUTCOMES, "withdrawn", "with a lawyer", "open")
 COUNTED = (
     "Counted: consultations are the inquiries the hotline handled in the period, handed off or not (one per "
     "conversation and topic); cases are those created in the period and handed to the lawyers."
@@ -94,8 +96,8 @@ def build(
     minors: Counter[str] = Counter()
     for case in cases:
         people.setdefault((case.topic, case.channel), set()).add(case.person_id)
-        if case.status == "closed" and case.close_outcome:
-            outcomes[case.close_outcome] += 1
+        if case.status == "closed":
+            outcomes[case.close_outcome or "withdrawn"] += 1
         else:
             outcomes["with a lawyer" if case.status == "claimed" else "open"] += 1
         if case.topic in amounts and case.amount_recovered is not None:

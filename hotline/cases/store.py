@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Result, and_, delete, func, select, update
+from sqlalchemy import CursorResult, Engine, Result, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,8 @@ from hotline.cases.models import (
     CaseOffer,
     Consultation,
     DutyShift,
+    InboxMessage,
+    KeptMessage,
     Lawyer,
     OutboxItem,
     Person,
@@ -47,11 +50,13 @@ from hotline.cases.models import (
 from hotline.cases.records import (
     CaseError,
     CaseRecord,
+    Erasure,
     EscalationRecord,
     EventRecord,
     LawyerRecord,
     MessageRecord,
     OutboxRecord,
+    PersonRecord,
     RosterImport,
     ShiftRecord,
 )
@@ -68,10 +73,13 @@ from hotline.cases.routing import (
 
 __all__ = ["CaseError", "CaseStore", "RosterError", "eligible_lawyers"]
 
+# How long a sender may take to deliver an outbox item before another sender may try it.
+OUTBOX_LEASE = timedelta(seconds=15)
 # How many of the eligible lawyers (least loaded first) get the first offer; escalation widens it.
 DEFAULT_OFFER_WIDTH = 3
 # The last escalation level: 1 = everyone on duty who may see the case, 2 = the supervisors.
 MAX_ESCALATION = 2
+WEB_CHANNELS = ("web", "12355")  # their persons read an inbox (hotline/cases/mailbox.py)
 # A mainland mobile number: the channel key must be a pseudonym, never this.
 _PHONE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 # A Telegram chat id (private chats are positive, groups negative). Not checked against _PHONE: it is Telegram's
@@ -143,10 +151,10 @@ def _notify(session: Session, case: Case, at: datetime, kind: str, recipient: st
 
 
 def _notify_person(session: Session, case: Case, at: datetime, notice: str, **payload: Any) -> None:
-    """A notice for the case's person, only when they can be written to (a reply address): the web chat cannot
-    be written to first, and an item no one can deliver would only wait in the outbox."""
+    """A notice for the case's person when they can be reached: on Telegram (a reply address), or in the web
+    chat's inbox, which their page fetches. An item no one can deliver would only wait in the outbox."""
     person = session.get_one(Person, case.person_id)
-    if person.reply_address is not None:
+    if person.reply_address is not None or person.channel in WEB_CHANNELS:
         _notify(session, case, at, "person_notice", "person", notice=notice, **payload)
 
 
@@ -172,6 +180,58 @@ def _offer(session: Session, case: Case, lawyers: Sequence[Lawyer], at: datetime
         case.status = "offered"
         case.offered_at = case.offered_at or at
     return [lawyer.id for lawyer in new]
+
+
+def _person_key(channel: str, channel_key: str) -> str:
+    _one_of(channel, CHANNELS, "channel")
+    channel_key = channel_key.strip()
+    if not channel_key:
+        raise CaseError("channel_key is empty")
+    if _PHONE.match(re.sub(r"[\s-]", "", channel_key)):
+        raise CaseError("channel_key looks like a phone number: give the channel's pseudonymous key")
+    return channel_key
+
+
+def _person_record(person: Person) -> PersonRecord:
+    return PersonRecord(person.id, person.channel, person.channel_key, person.lang, person.consent_at)
+
+
+def _erase_case(session: Session, case: Case, at: datetime) -> None:
+    """One case of an erased person: its personal content goes, the anonymous row and its audit trail stay."""
+    was = case.status
+    if was in OPEN_STATUSES:  # withdraw the offers: the lawyers' copies say it is gone
+        for lawyer_id in offered_lawyer_ids(session, case.id):
+            _notify(session, case, at, "taken", _lawyer(lawyer_id))
+    if was != "closed":
+        case.status = "closed"
+        case.closed_at = at  # no outcome: the person withdrew (hotline report counts these as 'withdrawn')
+    case.facts = {}
+    case.eligibility = None
+    case.deadline = None
+    case.transcript_excerpt = ""
+    session.execute(delete(CaseMessage).where(CaseMessage.case_id == case.id))
+    # Notices for the person can no longer reach anyone (their reply address goes); they are done.
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.case_id == case.id, OutboxItem.recipient == "person", OutboxItem.sent_at.is_(None))
+        .values(sent_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    _event(session, case, at, "person", "erased", was=was)
+
+
+def _erase_by_key(session: Session, channel: str, channel_key: str) -> None:
+    """The person's rows in the tables known by their channel key (the conversation id), beside the cases. Every
+    table that keeps something by that key gets its line here."""
+    # Consultations are the office's figures: kept, but under a random key each (one per conversation and topic).
+    consultations = session.scalars(select(Consultation).where(Consultation.conversation_key == channel_key)).all()
+    for consultation in consultations:
+        consultation.conversation_key = f"erased-{uuid.uuid4().hex}"
+    # What waited for a web person, and messages kept while the dialogue was down (hotline/cases/mailbox.py).
+    session.execute(
+        delete(InboxMessage).where(InboxMessage.channel == channel, InboxMessage.channel_key == channel_key)
+    )
+    session.execute(delete(KeptMessage).where(KeptMessage.conversation_key == channel_key))
 
 
 class CaseStore:
@@ -558,6 +618,82 @@ class CaseStore:
         with self._sessions.begin() as session:
             return session.scalars(query).one_or_none()
 
+    # --- the person: consent, language, erasure ---------------------------------------------------------------
+
+    def person(self, channel: str, channel_key: str) -> PersonRecord | None:
+        """The person known by this channel key, or None (never wrote, or erased)."""
+        query = select(Person).where(Person.channel == channel, Person.channel_key == channel_key)
+        with self._sessions.begin() as session:
+            person = session.scalars(query).one_or_none()
+            return _person_record(person) if person else None
+
+    def consent_of(self, channel: str, channel_key: str) -> datetime | None:
+        """When the person agreed to the privacy notice, or None (not asked yet, declined, or erased since)."""
+        person = self.person(channel, channel_key)
+        return person.consent_at if person else None
+
+    def record_consent(self, channel: str, channel_key: str, lang: str, at: datetime) -> PersonRecord:
+        """The person agreed to the privacy notice (shown in `lang`): the person row, created if needed, with the
+        time of their first agreement (a later agreement does not move it) and that language."""
+        at = _aware(at)
+        channel_key = _person_key(channel, channel_key)
+        _one_of(lang, LANGS, "lang")
+        with self._sessions.begin() as session:
+            person = self._person(session, channel, channel_key, lang, True, at)
+            session.flush()
+            return _person_record(person)
+
+    def set_person_lang(self, channel: str, channel_key: str, lang: str) -> bool:
+        """The language the person chose (/lang). False if the store does not know them (no consent yet)."""
+        _one_of(lang, LANGS, "lang")
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Person)
+                .where(Person.channel == channel, Person.channel_key == channel_key)
+                .values(lang=lang)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def erase_person(self, channel: str, channel_key: str, at: datetime) -> Erasure:
+        """Erase what the store holds about a person, in one transaction (the person asked: Telegram's /delete).
+
+        Their cases stay as anonymous rows, so that the office's figures for the year stay right (a case was
+        handed off, on this topic, on this channel, at this time), with an audit event 'erased'; everything
+        personal in them goes: the facts, the eligibility result (computed from the facts), the deadline, the
+        transcript excerpt and the messages between them and the lawyer. An open case is withdrawn (the lawyers
+        offered it get 'taken'); a case a lawyer has is closed without an outcome and the lawyer is to be told
+        (`Erasure.withdrawn`). The person row goes; if cases still point at it, it stays with a random key, no
+        reply address and no consent, so that nothing links it to the channel any more. Their counted
+        consultations keep their topic, channel and time under a random key.
+
+        Tables that hold a person's data by channel key are erased in `_erase_by_key` (extend it there)."""
+        at = _aware(at)
+        _one_of(channel, CHANNELS, "channel")
+        query = select(Person).where(Person.channel == channel, Person.channel_key == channel_key)
+        with self._sessions.begin() as session:
+            person = session.scalars(query.with_for_update()).one_or_none()
+            refs: list[str] = []
+            withdrawn: list[tuple[str, int]] = []
+            if person is not None:
+                cases = session.scalars(
+                    select(Case).where(Case.person_id == person.id).order_by(Case.id).with_for_update()
+                ).all()
+                for case in cases:
+                    assert case.ref is not None
+                    refs.append(case.ref)
+                    if case.status == "claimed" and case.assigned_lawyer_id is not None:
+                        withdrawn.append((case.ref, case.assigned_lawyer_id))
+                    _erase_case(session, case, at)
+                if cases:
+                    person.channel_key = f"erased-{uuid.uuid4().hex}"
+                    person.consent_at = None
+                    person.reply_address = None
+                else:
+                    session.delete(person)
+            _erase_by_key(session, channel, channel_key)
+            return Erasure(person is not None, tuple(refs), tuple(withdrawn))
+
     def decline(self, case_id: int, lawyer_id: int, at: datetime) -> bool:
         """A lawyer declines an open case they may see: noted once as an event (the offer stays where it is;
         escalation widens it in time). False if they may not see it, it is no longer open, or already noted."""
@@ -635,7 +771,7 @@ class CaseStore:
 
     def pending_outbox(self, limit: int = 100) -> list[OutboxRecord]:
         """Notifications not yet marked sent, urgent cases' first, otherwise in the order written. Read-only:
-        an item comes back on every call until mark_sent (at least once; one sender at a time)."""
+        an item comes back on every call until mark_sent; a sender claims each (claim_outbox_item) before sending."""
         query = (
             select(OutboxItem, Case.ref)
             .join(Case, Case.id == OutboxItem.case_id)
@@ -645,6 +781,23 @@ class CaseStore:
         )
         with self._sessions.begin() as session:
             return [OutboxRecord.of(item, ref or "") for item, ref in session.execute(query).tuples()]
+
+    def claim_outbox_item(self, item_id: int, now: datetime, lease: timedelta = OUTBOX_LEASE) -> bool:
+        """Hold a pending item for `lease` while this sender delivers it; False if it is sent or another sender
+        holds it. With several gateways each runs a sender; this conditional UPDATE lets one of them have it."""
+        now = _aware(now)
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id == item_id,
+                    OutboxItem.sent_at.is_(None),
+                    or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+                )
+                .values(claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
 
     def mark_sent(self, item_id: int, at: datetime) -> bool:
         """The item was delivered: it is never returned again. False if unknown or already marked."""
@@ -659,12 +812,12 @@ class CaseStore:
             return _rowcount(result) == 1
 
     def mark_failed(self, item_id: int) -> None:
-        """A delivery failed: counted in `attempts`; the item stays pending."""
+        """A delivery failed: counted in `attempts`; the item stays pending (and is let go of)."""
         with self._sessions.begin() as session:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item_id, OutboxItem.sent_at.is_(None))
-                .values(attempts=OutboxItem.attempts + 1)
+                .values(attempts=OutboxItem.attempts + 1, claimed_until=None)
                 .execution_options(synchronize_session=False)
             )
 
@@ -717,9 +870,11 @@ class CaseStore:
         with self._sessions.begin() as session:
             return [LawyerRecord.of(lawyer) for lawyer in session.scalars(query)]
 
-    def remove_lawyer(self, lawyer_id: int) -> bool:
-        """Deactivate (the audit trail keeps referring to them): no more offers, claims or closings.
-        False if there is no such active lawyer."""
+    def remove_lawyer(self, lawyer_id: int, at: datetime | None = None) -> bool:
+        """Deactivate (the audit trail keeps referring to them): no more offers, claims or closings, and the cases
+        they had go back to the duty queue, offered afresh, so no person is left talking to someone who no longer
+        sees their case. False if there is no such active lawyer."""
+        at = _aware(at) if at is not None else datetime.now(UTC)
         with self._sessions.begin() as session:
             result = session.execute(
                 update(Lawyer)
@@ -727,7 +882,14 @@ class CaseStore:
                 .values(active=False)
                 .execution_options(synchronize_session=False)
             )
-            return _rowcount(result) == 1
+            if _rowcount(result) != 1:
+                return False
+            claimed = session.scalars(
+                select(Case.id).where(Case.assigned_lawyer_id == lawyer_id, Case.status == "claimed")
+            ).all()
+        for case_id in claimed:
+            self.release(case_id, lawyer_id, at)
+        return True
 
     def add_shift(self, lawyer_id: int, starts_at: datetime, ends_at: datetime) -> ShiftRecord:
         starts_at, ends_at = _aware(starts_at, "starts_at"), _aware(ends_at, "ends_at")

@@ -69,11 +69,11 @@ def test_a_case_no_one_is_on_duty_for_tells_the_person_when_to_expect_a_lawyer(
     ]
 
 
-def test_no_notice_when_offered_or_when_the_person_cannot_be_written_to(
+def test_no_notice_when_offered_and_web_persons_are_told_through_their_inbox(
     store: CaseStore, add_lawyer: AddLawyer, new_case: NewCase
 ) -> None:
-    unreachable = new_case(channel="web", channel_key="web:s1")
-    assert person_notices(store, unreachable.id) == []
+    queued_web = new_case(channel="web", channel_key="web:s1")  # nobody on duty: queued, told when to expect
+    assert [payload["notice"] for payload in person_notices(store, queued_web.id)] == ["queued"]
     add_lawyer("Wang")
     offered = new_case(reply_address=CHAT)
     assert offered.status == "offered" and person_notices(store, offered.id) == []
@@ -165,3 +165,32 @@ def test_cases_created_between_counts_from_start_to_before_end(store: CaseStore,
     inside = new_case(at=starts)
     new_case(at=ends)
     assert [c.ref for c in store.cases_created_between(starts, ends)] == [inside.ref]
+
+
+def test_one_sender_at_a_time_holds_an_outbox_item(store: CaseStore, add_lawyer: AddLawyer, new_case: NewCase) -> None:
+    """Several gateways each run a sender: an item is delivered by the one that claimed it."""
+    add_lawyer("Wang")
+    new_case(reply_address=CHAT)
+    [item] = store.pending_outbox()
+    assert store.claim_outbox_item(item.id, T0) is True
+    assert store.claim_outbox_item(item.id, T0 + timedelta(seconds=1)) is False  # the other gateway skips it
+    store.mark_failed(item.id)  # a failed delivery lets go at once
+    assert store.claim_outbox_item(item.id, T0 + timedelta(seconds=2)) is True
+    assert store.claim_outbox_item(item.id, T0 + timedelta(minutes=5)) is True  # a dead sender's lease ran out
+    assert store.mark_sent(item.id, T0 + timedelta(minutes=5))
+    assert store.claim_outbox_item(item.id, T0 + timedelta(hours=1)) is False
+
+
+def test_a_removed_lawyer_s_cases_go_back_to_the_queue(
+    store: CaseStore, add_lawyer: AddLawyer, new_case: NewCase
+) -> None:
+    wang, li = add_lawyer("Wang"), add_lawyer("Li")
+    case = new_case(reply_address=CHAT, channel_key="tg-removed-lawyer")
+    assert store.claim(case.id, wang.id, T0)
+    assert store.remove_lawyer(wang.id, T0 + timedelta(hours=1))
+    back = store.get_case(case.id)
+    assert back is not None and back.status == "offered" and back.assigned_lawyer_id is None
+    assert store.offered_to(case.id) == [li.id]  # offered afresh, never to the removed lawyer
+    assert store.active_case_of_person("telegram", "tg-removed-lawyer") is None  # the bot answers again
+    assert [payload["notice"] for payload in person_notices(store, case.id)][-1] == "released"
+    assert store.visible_case(case.id, wang.id) is None

@@ -31,6 +31,8 @@ from tests.cases.conftest import fresh_postgres_schema
 
 TABLES = {
     "people",
+    "person_inbox",
+    "kept_messages",
     "lawyers",
     "duty_shifts",
     "cases",
@@ -57,7 +59,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
         with pytest.raises(DatabaseError, match="hotline db upgrade"):
             require_current(engine)
         upgrade(empty_url)
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004"
         require_current(engine)
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
@@ -73,7 +75,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
             assert set(inspect(connection).get_table_names()) == {"alembic_version"}
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 0
         upgrade(empty_url)  # and again: repeatable
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
     finally:
         engine.dispose()
 
@@ -169,7 +171,7 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
                 )
             )
         upgrade(empty_url)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         with engine.connect() as connection:
             assert connection.execute(text("SELECT reply_address FROM people")).scalar_one() is None
             assert connection.execute(text("SELECT message_ref FROM case_offers")).scalar_one() is None
@@ -187,6 +189,6 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
             assert connection.execute(text("SELECT ref FROM cases")).scalar_one() == "GZLA-2026-000001"
             assert connection.execute(text("SELECT count(*) FROM case_offers")).scalar_one() == 1
         upgrade(empty_url)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
     finally:
         engine.dispose()

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on 127.0.0.1 (aiohttp) for driving the real python-telegram-bot application:
-the methods the gateway uses (getMe, deleteWebhook, getUpdates with long polling, sendMessage, sendChatAction,
-editMessageText, editMessageReplyMarkup, answerCallbackQuery), a queue of updates the test pushes, and a record
-of everything sent to which chat. It also answers Rasa's REST webhook (a stand-in that echoes and records what
+the methods the gateway uses (getMe, deleteWebhook, setWebhook, setMyCommands, getUpdates with long polling,
+sendMessage, sendChatAction, editMessageText, editMessageReplyMarkup, answerCallbackQuery), a queue of updates
+the test pushes (private texts, presses, messages of other kinds, group messages), and a record of everything
+sent to which chat. It also answers Rasa's REST webhook (a stand-in that echoes and records what
 the gateway sent it: the text and the metadata), so a test sees whether a message reached the bot's dialogue.
 """
 
@@ -46,6 +47,8 @@ class FakeTelegram:
     sent: list[Sent] = field(default_factory=list)
     rasa_requests: list[dict[str, Any]] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # language code ('' default) -> menu
+    webhook: dict[str, Any] = field(default_factory=dict)  # the last setWebhook's parameters
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _acknowledged: int = 0  # the highest offset a getUpdates asked for: everything below it reached the bot
@@ -115,7 +118,33 @@ class FakeTelegram:
             message["reply_to_message"] = self._bot_message(reply_to.chat_id, reply_to.message_id, reply_to.text)
         return {"message": message}
 
-    def press(self, user_id: int, data: str, *, on: Sent | None = None) -> dict[str, Any]:
+    def message(self, user_id: int, *, language_code: str = "zh-hans", **content: Any) -> dict[str, Any]:
+        """A private message of any kind: `voice={...}`, `photo=[...]`, `location={...}`, ..."""
+        return {
+            "message": {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private", "first_name": f"user{user_id}"},
+                "from": self.user(user_id, language_code),
+                **content,
+            }
+        }
+
+    def group_text(self, user_id: int, group_id: int, text: str) -> dict[str, Any]:
+        """A text in a group chat the bot is in (group ids are negative)."""
+        return {
+            "message": {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": group_id, "type": "group", "title": "a group"},
+                "from": self.user(user_id),
+                "text": text,
+            }
+        }
+
+    def press(
+        self, user_id: int, data: str, *, on: Sent | None = None, language_code: str = "zh-hans"
+    ) -> dict[str, Any]:
         """A button press; `on` is the message the button was on (a forged press has an invented one)."""
         query_id = f"cq{next(self._message_ids)}"
         self._callbacks[query_id] = user_id
@@ -127,7 +156,7 @@ class FakeTelegram:
         return {
             "callback_query": {
                 "id": query_id,
-                "from": self.user(user_id),
+                "from": self.user(user_id, language_code),
                 "chat_instance": f"ci{user_id}",
                 "data": data,
                 "message": message,
@@ -180,6 +209,14 @@ class FakeTelegram:
         return BOT
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = params
+        return True
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
+        self.commands[params.get("language_code", "")] = json.loads(params["commands"])
         return True
 
     async def _api_sendChatAction(self, params: dict[str, Any]) -> Any:

@@ -84,13 +84,21 @@ async def test_the_whole_loop_from_handoff_to_report(
     store: CaseStore, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lawyers = add_desk_lawyers(store)
+    store.record_consent("telegram", conversation_id(PERSON), "zh", datetime.now(OFFICE_TZ))  # /start, agreed
     async with desk(store) as d:
         fake = d.fake
         # 1. The person writes; the gateway passes their chat id to Rasa as the reply address.
         await d.send(fake.text(PERSON, FIRST_WORDS))
         [first] = fake.rasa_requests
         assert first["sender"] == conversation_id(PERSON) and str(PERSON) not in first["sender"]
-        assert first["metadata"] == {"channel": "telegram", "tg_lang": "zh", "reply_address": str(PERSON)}
+        assert len(first["metadata"].pop("message_id")) == 32  # for the tracker lookup of kept messages
+        assert first["metadata"] == {
+            "channel": "telegram",
+            "tg_lang": "zh",
+            "reply_address": str(PERSON),
+            "consent": True,
+            "lang": "zh",
+        }
         assert fake.texts(PERSON) == [f"bot: {FIRST_WORDS}"]
 
         # 2. The handoff becomes a case with the person's address; the outbox offers it to the lawyer on duty.

@@ -223,5 +223,5 @@ async def test_an_old_bot_button_pressed_while_a_lawyer_has_the_case(store: Case
         assert fake.rasa_requests == []
         await d.send(fake.text(WANG, "/start"))
         assert fake.texts(WANG)[-1] == messages.text("desk.help", "zh")
-        await d.send(fake.text(OTHER_PERSON, "/start"))  # not a lawyer: the bot's own /start
-        assert [r["message"] for r in fake.rasa_requests] == ["/start"]
+        await d.send(fake.text(OTHER_PERSON, "/start"))  # not a lawyer: the person's /start (the privacy notice)
+        assert fake.texts(OTHER_PERSON) == [messages.text("telegram.notice", "zh")] and fake.rasa_requests == []

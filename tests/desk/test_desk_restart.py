@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from bot.telegram import conversation_id
 from hotline.cases.db import engine_for
 from hotline.cases.models import OFFICE_TZ
 from hotline.cases.records import CaseRecord
-from hotline.cases.store import CaseStore
+from hotline.cases.store import OUTBOX_LEASE, CaseStore
 from hotline.conversation import State
 from hotline.eligibility import assess_injury
 from hotline.handoff import open_case
@@ -130,7 +130,9 @@ async def test_a_sender_that_died_after_sending_does_not_send_again(
     engine = engine_for(db_url)  # a new process: its own engine and store on the same database
     try:
         restarted = CaseStore(engine)
-        async with desk(restarted) as d:
+        # The dead sender held Wang's item (claim_outbox_item); the restarted one may take it once the lease ran out.
+        later = datetime.now(UTC) + OUTBOX_LEASE
+        async with desk(restarted, clock=lambda: later) as d:
             assert await d.tick() == 2  # Wang's marked sent without sending again; Chen's sent now
             assert await d.tick() == 0
             assert d.fake.to(WANG) == [] and len(d.fake.to(CHEN)) == 1
