@@ -78,6 +78,15 @@ def _still_open(ref: str) -> bool:
     return case is not None and case.status != "closed"
 
 
+def _open_case_of(channel: str, sender_id: str) -> str | None:
+    try:
+        cases = case_store().person_cases(case_channel(channel), sender_id)
+    except Exception:
+        log.exception("conversation=%s: could not read its cases", sender_id)
+        return None
+    return next((case.ref for case in cases if case.status != "closed"), None)
+
+
 def _with_case(
     turn: Turn, tracker: Tracker, channel: str, reply_address: str | None = None, consent: bool = False
 ) -> Turn:
@@ -88,6 +97,10 @@ def _with_case(
     if turn.state.case_ref and _still_open(turn.state.case_ref):  # one open case at a time: its number again
         reminder = Reply(messages.text("handoff_created", lang, ref=turn.state.case_ref))
         return Turn([*turn.replies, reminder], turn.state, turn.events)
+    existing = _open_case_of(channel, tracker.sender_id)
+    if existing is not None:  # opened by a handoff whose answer never reached the conversation (a crash)
+        reply = Reply(messages.text("handoff_created", lang, ref=existing))
+        return Turn([*turn.replies, reply], turn.state.evolve(case_ref=existing), [*turn.events, f"case:{existing}"])
     user_texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"]
     try:
         case = open_case(

@@ -104,7 +104,14 @@ async def serve() -> None:
     if telegram is not None and store is not None:
         desk = WebDesk(store, Relay(store, utc_now, inbox), telegram.application.bot)
     limiter = RateLimiter(settings.rate_limit_burst, settings.rate_limit_per_minute)
-    app = create_app(dialogue, settings.action_health_url, limiter=limiter, engine=engine, desk=desk)
+    app = create_app(
+        dialogue,
+        settings.action_health_url,
+        limiter=limiter,
+        engine=engine,
+        desk=desk,
+        tracker=TrackerEraser(settings.rasa_tracker_url),
+    )
     if telegram is not None and telegram.webhook is not None:
         add_webhook(app, telegram.application, telegram.webhook.secret)
     runner = web.AppRunner(app)

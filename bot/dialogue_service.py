@@ -23,7 +23,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable, fallback_messages
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.rasa_client import BotMessage, RasaClient, RasaUnanswered, RasaUnavailable, fallback_messages
 from hotline.cases.mailbox import KeptMessages, KeptRecord
 from hotline.text import Lang
 
@@ -72,34 +74,54 @@ class DialogueService:
         async with self.locks.hold(conversation):
             answers: list[BotMessage] = []
             if self.kept is not None:
-                for earlier in await asyncio.to_thread(self.kept.pending, conversation):
+                try:
+                    pending = await asyncio.to_thread(self.kept.pending, conversation)
+                except SQLAlchemyError:  # the case store is down: nothing kept can be read; the dialogue answers
+                    log.exception("conversation=%s: cannot read its kept messages", conversation)
+                    pending = []
+                for earlier in pending:
                     try:
                         answers += await self._replay(earlier) or []
                     except RasaUnavailable:
-                        await self._keep(channel, conversation, text, metadata, uuid.uuid4().hex)
-                        return fallback_messages(text, lang)
+                        kept = await self._keep(channel, conversation, text, metadata, uuid.uuid4().hex)
+                        return fallback_messages(text, lang, kept=kept)
             message_id = uuid.uuid4().hex
             try:
-                answers += await self.rasa.send(conversation, text, {**metadata, "message_id": message_id})
+                answers += await self._send(conversation, text, {**metadata, "message_id": message_id})
             except RasaUnavailable as error:
                 log.warning("conversation=%s: dialogue unavailable (%s); message kept", conversation, error)
-                await self._keep(channel, conversation, text, metadata, message_id)
-                return answers + fallback_messages(text, lang)
+                kept = await self._keep(channel, conversation, text, metadata, message_id)
+                return answers + fallback_messages(text, lang, kept=kept)
             return answers
 
-    async def _keep(self, channel: str, conversation: str, text: str, meta: dict[str, Any], message_id: str) -> None:
+    async def _send(self, conversation: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        """Rasa's answers to a person's message. action_reply always says something: nothing at all means it did
+        not run (the action server is down), and the message, taken by Rasa, is to be answered later."""
+        answers = await self.rasa.send(conversation, text, metadata)
+        if not answers:
+            raise RasaUnanswered("no answer from the action server")
+        return answers
+
+    async def _keep(self, channel: str, conversation: str, text: str, meta: dict[str, Any], message_id: str) -> bool:
+        """Keep the message for later; False if it cannot be kept (no database, or the database is down too):
+        then the person is asked to send it again rather than told it is saved."""
         if self.kept is None:
             log.warning("conversation=%s: no database to keep the message in", conversation)
-            return
-        await asyncio.to_thread(
-            self.kept.keep,
-            message_id=message_id,
-            channel=channel,
-            conversation_key=conversation,
-            text=text,
-            meta=meta,
-            at=self.clock(),
-        )
+            return False
+        try:
+            await asyncio.to_thread(
+                self.kept.keep,
+                message_id=message_id,
+                channel=channel,
+                conversation_key=conversation,
+                text=text,
+                meta=meta,
+                at=self.clock(),
+            )
+        except SQLAlchemyError:
+            log.exception("conversation=%s: the message could not be kept", conversation)
+            return False
+        return True
 
     async def _replay(self, kept: KeptRecord) -> list[BotMessage] | None:
         """Answer one kept message (the tracker's answers if Rasa took it already) and mark it answered. None if
@@ -108,13 +130,16 @@ class DialogueService:
         if not await asyncio.to_thread(self.kept.claim, kept.id, self.clock()):
             return None
         try:
-            answers = await self.rasa.answers_to(kept.conversation_key, kept.message_id)
+            try:
+                answers = await self.rasa.answers_to(kept.conversation_key, kept.message_id)
+            except RasaUnanswered:  # Rasa took it while the action server was down: run the action on it again
+                answers = await self.rasa.answer_again(kept.conversation_key)
         except RasaUnavailable:
             await asyncio.to_thread(self.kept.failed, kept.id)
             raise
         if answers is None:
             try:
-                answers = await self.rasa.send(
+                answers = await self._send(
                     kept.conversation_key, kept.text, {**kept.meta, "message_id": kept.message_id}
                 )
             except RasaUnavailable:

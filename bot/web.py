@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,9 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dialogue_service import DialogueService
 from bot.rasa_client import BotMessage
+from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
 from bot.web_desk import WebDesk
 from hotline.cases.mailbox import Inbox
+from hotline.cases.store import CaseStore
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 ENGINE: web.AppKey[Engine | None] = web.AppKey("engine")
 INBOX: web.AppKey[Inbox | None] = web.AppKey("inbox")
 WEB_DESK: web.AppKey[WebDesk | None] = web.AppKey("web_desk")
+TRACKER_ERASER: web.AppKey[TrackerEraser | None] = web.AppKey("tracker_eraser")
 MAX_BODY = 16 * 1024
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHANNELS = ("web", "12355")
@@ -38,6 +42,13 @@ CHANNELS = ("web", "12355")
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def _closing(response: web.Response) -> web.Response:
+    """The body was not read to its end: the connection closes after this answer (Connection: close), so that a
+    client does not send its next request into the rest of it."""
+    response.force_close()
+    return response
 
 
 def _validate(body: Any) -> tuple[dict[str, Any] | None, str]:
@@ -69,13 +80,13 @@ async def chat(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return _error(415, "Send JSON with the header Content-Type: application/json.")
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(413, "The request is too large.")
+        return _closing(_error(413, "The request is too large."))
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:  # a body sent without Content-Length that grew too large
-        return _error(413, "The request is too large.")
+        return _closing(_error(413, "The request is too large."))
     except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not gzip
-        return _error(400, "The request body could not be read.")
+        return _closing(_error(400, "The request body could not be read."))
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep, an integer too long
@@ -135,6 +146,35 @@ async def updates(request: web.Request) -> web.Response:
             "after": items[-1].id if items else after,
         }
     )
+
+
+async def erase(request: web.Request) -> web.Response:
+    """The person's erasure request from the page: what the case store holds about this session (their cases keep
+    an anonymous row for the office's counts; a lawyer who had one is told the person withdrew), the inbox and
+    kept messages, and the conversation in Rasa's tracker store. Repeating it is harmless."""
+    session = request.match_info["session"]
+    channel = request.query.get("channel", "web")
+    if not _SESSION.fullmatch(session):
+        return _error(400, "'session' must be 1 to 64 letters, digits, '_' or '-'.")
+    if channel not in CHANNELS:
+        return _error(400, "'channel' must be 'web' or '12355'.")
+    conversation = f"{channel}:{session}"
+    engine, eraser = request.app[ENGINE], request.app[TRACKER_ERASER]
+    withdrawn: tuple[tuple[str, int], ...] = ()
+    try:
+        if engine is not None:
+            erasure = await asyncio.to_thread(CaseStore(engine).erase_person, channel, conversation, datetime.now(UTC))
+            withdrawn = erasure.withdrawn
+        if eraser is not None:
+            await asyncio.to_thread(eraser.erase, conversation)
+    except SQLAlchemyError:
+        log.exception("conversation=%s: erasure not finished", conversation)
+        return _error(503, "Your data could not be erased just now; please try again in a minute.")
+    desk = request.app[WEB_DESK]
+    if desk is not None and withdrawn:
+        await desk.tell_withdrawn(withdrawn)
+    log.info("conversation=%s erased at the person's request", conversation)
+    return web.json_response({"session": session, "erased": True})
 
 
 def _as_json(message: BotMessage) -> dict[str, Any]:
@@ -203,6 +243,7 @@ def create_app(
     limiter: RateLimiter,
     engine: Engine | None = None,
     desk: WebDesk | None = None,
+    tracker: TrackerEraser | None = None,
 ) -> web.Application:
     """The gateway's HTTP side. `engine` is the case store's database (the inbox, /healthz); `desk` lets a web
     person whose case a lawyer has write to that lawyer (only when the Telegram desk runs)."""
@@ -213,8 +254,10 @@ def create_app(
     app[ENGINE] = engine
     app[INBOX] = Inbox(engine) if engine is not None else None
     app[WEB_DESK] = desk
+    app[TRACKER_ERASER] = tracker
     app.router.add_post("/api/chat", chat)
     app.router.add_get("/api/chat/{session}/updates", updates)
+    app.router.add_delete("/api/chat/{session}", erase)
     app.router.add_get("/healthz", healthz)
 
     # The web chat pages (bot/static/): / general, /12355 the youth line. Nothing loads from another host.

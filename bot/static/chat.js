@@ -78,6 +78,10 @@
         placeholder: "在这里打字…",
         hint: "想说什么都可以，用自己的话说就行。",
         newConfirm: "要清除这台手机上的聊天记录，重新开始吗？",
+        erase: "删除我的记录",
+        eraseConfirm: "要删除热线保存的这次对话和你说过的情况吗？如果律师正在处理，会告诉律师你已撤回。删除后不能恢复。",
+        erased: "已经删除了热线保存的这次对话。需要的话，随时可以重新开始。",
+        eraseFailed: "现在删不了，请过一分钟再试。",
       },
     },
     en: {
@@ -117,6 +121,10 @@
         placeholder: "Type your question…",
         hint: "Tell us what happened in your own words, e.g. \"my boss hasn't paid me for three months\".",
         newConfirm: "Clear this conversation from this device and start again?",
+        erase: "Erase my data",
+        eraseConfirm: "Erase this conversation and what you told the hotline? If a lawyer has your case, they will be told you withdrew. This cannot be undone.",
+        erased: "The hotline's record of this conversation is erased. You can start again at any time.",
+        eraseFailed: "It could not be erased just now; please try again in a minute.",
       },
       "12355": {
         title: "{#youth} youth chat · legal help",
@@ -149,6 +157,7 @@
     send: $("send"),
     lang: $("lang"),
     newChat: $("new"),
+    erase: $("erase"),
     agree: $("agree"),
   };
 
@@ -634,6 +643,37 @@
     save();
     applyTexts();
     renderAll();
+  });
+
+  function startAfresh() {
+    clearTimeout(retryTimer);
+    clearInterval(tickTimer);
+    clearTimeout(pollTimer);
+    state = freshState(state.lang);
+    save();
+    els.input.value = "";
+    autosize();
+    showConsent();
+    renderAll();
+  }
+
+  // Erasure (the person's right): the hotline's record of this session first, then this device's copy.
+  els.erase.addEventListener("click", async () => {
+    if (!window.confirm(text("eraseConfirm"))) return;
+    let response = null;
+    try {
+      response = await request(`/api/chat/${encodeURIComponent(state.session)}?channel=${CHANNEL}`, {
+        method: "DELETE",
+      });
+    } catch {
+      response = null;
+    }
+    if (!response || !response.ok) {
+      notice(text("eraseFailed"));
+      return;
+    }
+    startAfresh();
+    notice(text("erased"));
   });
 
   els.newChat.addEventListener("click", () => {

@@ -48,7 +48,7 @@ def engine_for(url: str, *, pool_size: int = 5) -> Engine:
     that take the write lock when they begin: two transactions that read and then write would otherwise both
     hold a read lock and one of them fail at once with "database is locked", whatever the busy timeout."""
     parsed = database_url(url)
-    kwargs: dict[str, Any] = {"pool_size": pool_size}
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -107,6 +107,27 @@ class Service:
             self.process = None
 
 
+def requests_waiting(port: int) -> int:
+    """Connections to `port` on this machine with a request the server has not read yet (a paused server's)."""
+    waiting = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                local, state, queues = fields[1], fields[3], fields[4]
+                if int(local.rsplit(":", 1)[1], 16) == port and state == "01" and int(queues.split(":")[1], 16):
+                    waiting += 1
+    return waiting
+
+
+def wait_requests_waiting(port: int, count: int, timeout: float = 20.0) -> None:
+    """Until `count` requests wait at the (paused) server on `port`: they are in flight, past the sender."""
+    deadline = time.monotonic() + timeout
+    while requests_waiting(port) < count:
+        assert time.monotonic() < deadline, f"{count} request(s) did not reach port {port}"
+        time.sleep(0.05)
+
+
 @contextmanager
 def paused(service: Service) -> Iterator[None]:
     """SIGSTOP for the block: connections are accepted by the kernel, nothing is answered (a hung process)."""
@@ -190,6 +211,7 @@ class Rig:
             name,
             RASA_URL=rasa.url,
             ACTION_PORT=str(self.action_port),
+            ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.action_port}/webhook",  # its /healthz asks /health beside it
             DATABASE_URL=database_url,
             **overrides,
         )
@@ -298,15 +320,21 @@ class WebPerson:
         return items
 
     def wait_inbox(self, gateway: str, count: int, timeout: float = 90.0) -> list[str]:
-        """At least `count` texts from the inbox (the answers to kept messages), fetched as the page does."""
+        """`count` texts from the inbox (the answers to kept messages), fetched as the page does."""
         texts: list[str] = []
         deadline = time.monotonic() + timeout
         while len(texts) < count and time.monotonic() < deadline:
             texts += [str(m["text"]) for m in self.inbox(gateway)]
             if len(texts) < count:
                 time.sleep(0.5)
-        time.sleep(1.5)  # and nothing more comes (nothing answered twice)
-        return texts + [str(m["text"]) for m in self.inbox(gateway)]
+        return texts
+
+
+def nothing_more(gateway: str, people: list[WebPerson]) -> None:
+    """A moment later, nothing else has arrived in anyone's inbox: nothing was answered twice."""
+    time.sleep(2.0)  # two rounds of the gateways' retry loop
+    for person in people:
+        assert person.inbox(gateway) == [], person.session
 
 
 def reference(gateway: str, turns: list[str]) -> list[list[str]]:

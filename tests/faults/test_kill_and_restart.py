@@ -29,17 +29,18 @@ from tests.faults.rig import (
     WebPerson,
     assert_in_tracker_once,
     kill_rasa,
+    nothing_more,
     paused,
     reference,
     restart_rasa,
     running,
     session_id,
+    wait_requests_waiting,
 )
 
 pytestmark = pytest.mark.rasa
 
 REF = re.compile(r"GZLA-\d{4}-\d{6}")
-IN_FLIGHT = 1.5  # seconds after sending: the message is at Rasa, which waits for the (paused) action server
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_action_server_killed_mid_conversation(faults: Rig, store: CaseStore) ->
 
         with paused(faults.actions), ThreadPoolExecutor(1) as pool:  # the handoff is at the action server ...
             handoff = pool.submit(asking.post, gateway.url, HANDOFF)
-            time.sleep(IN_FLIGHT)
+            wait_requests_waiting(faults.action_port, 1)
             faults.actions.kill()  # ... when it dies
             response = handoff.result()
         assert response.status_code == 200, response.text
@@ -101,6 +102,7 @@ def test_action_server_killed_mid_conversation(faults: Rig, store: CaseStore) ->
             assert person.wait_inbox(gateway.url, len(want)) == want, person.session
         answered = asking.wait_inbox(gateway.url, 2)
         assert refs(answered) == {one_case(store, asking)}, answered
+        nothing_more(gateway.url, [*people, asking])
 
         for steps, person in enumerate(people, start=1):  # each goes on where it was
             following = 3 if steps == 1 else steps + 1
@@ -130,7 +132,7 @@ def test_gateway_killed_during_handoffs_and_with_messages_kept(faults: Rig, stor
 
         with paused(faults.actions), ThreadPoolExecutor(2) as pool:
             lost = [pool.submit(in_flight.post, first.url, HANDOFF), pool.submit(w3.post, first.url, WAGES[1])]
-            time.sleep(IN_FLIGHT)
+            wait_requests_waiting(faults.action_port, 2)  # both at the action server, Rasa waiting for it
             first.kill()
             for future in lost:  # the page: "not sent yet, press Retry"
                 with pytest.raises(httpx.HTTPError):
@@ -157,6 +159,8 @@ def test_gateway_killed_during_handoffs_and_with_messages_kept(faults: Rig, stor
         restart_rasa(faults.rasa_b)
         for person in (w1, w2):
             assert person.wait_inbox(third.url, len(expected[3])) == expected[3], person.session
+        nothing_more(third.url, [w1, w2])
+        for person in (w1, w2):
             assert person.say(third.url, WAGES[4]) == expected[4], person.session
         assert w3.say(third.url, WAGES[2]) == expected[2]
     for person in (w1, w2, w3, answered, in_flight):
@@ -176,7 +180,7 @@ def test_rasa_killed_during_handoffs(faults: Rig, store: CaseStore) -> None:
         with paused(faults.actions), ThreadPoolExecutor(1) as pool:
             started = time.monotonic()
             handoff = pool.submit(in_flight.post, gateway.url, HANDOFF)
-            time.sleep(IN_FLIGHT)
+            wait_requests_waiting(faults.action_port, 1)
             kill_rasa(faults.rasa_b)
             response = handoff.result()
         assert time.monotonic() - started < FALLBACK_SECONDS
@@ -191,6 +195,8 @@ def test_rasa_killed_during_handoffs(faults: Rig, store: CaseStore) -> None:
         for person in (in_flight, while_down):
             inbox = person.wait_inbox(gateway.url, 2)
             assert refs(inbox) == {one_case(store, person)}, (person.session, inbox)
+        nothing_more(gateway.url, [in_flight, while_down])
+        for person in (in_flight, while_down):
             assert refs(person.say(gateway.url, HANDOFF)) == {one_case(store, person)}
     for person in (in_flight, while_down):
         assert_in_tracker_once(faults.rasa_b.url, person, person.sent)

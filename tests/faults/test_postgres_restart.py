@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -95,11 +96,18 @@ def test_conversations_and_handoffs_across_a_postgres_restart(faults: Rig, postg
         registered = "\n".join(asks_during.say(gateway.url, HANDOFF))
         assert cases_of(faults.cases_url, asks_during) == REF.findall(registered), registered
 
-        restart_postgres(postgres)  # nobody writes meanwhile: the pooled connections are stale afterwards
+        restart_postgres(postgres)  # nobody writes meanwhile: the connections the services pooled are gone
+        time.sleep(0.3)
+        logs = {log: log.stat().st_size for log in (faults.actions.log, gateway.log)}
         first = "\n".join(asks_after_quiet_restart.say(gateway.url, HANDOFF))
         assert HANDOFF_FAILED not in first, "the first handoff after a restart could not be registered"
         assert cases_of(faults.cases_url, asks_after_quiet_restart) == REF.findall(first), first
         assert p1.say(gateway.url, WAGES[4]) == expected[4]
+        time.sleep(1.5)  # the gateway's retry loop reads the kept messages, every second
+        for log, offset in logs.items():  # nothing failed on a connection from before the restart
+            with open(log, "rb") as handle:
+                handle.seek(offset)
+                assert b"OperationalError" not in handle.read(), f"a stale pooled connection failed; see {log}"
         health = httpx.get(f"{gateway.url}/healthz", timeout=10)
         assert health.status_code == 200 and health.json()["database"] is True, health.text
     for person in (p1, p2, asks_during, asks_after_quiet_restart):
@@ -203,7 +211,7 @@ def test_claims_racing_while_postgres_restarts_claim_the_case_once(faults: Rig, 
 
         conninfo = database_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         database = database_url(url).database or ""
-        with ThreadPoolExecutor(2) as pool, psycopg.connect(conninfo) as holder:
+        with ThreadPoolExecutor(2) as pool, closing(psycopg.connect(conninfo)) as holder:  # closed, not committed
             holder.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case.id,))  # the row, held
             interrupted: Future[list[Outcome]] = pool.submit(race, claims(racing, case.id, lawyers))
             deadline = time.monotonic() + 30

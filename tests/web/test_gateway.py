@@ -180,3 +180,30 @@ async def test_a_web_person_and_the_duty_lawyer_talk_through_the_gateway(stack: 
         assert any(ref in m["text"] for m in closed), (closed, desk.fake.texts(WANG)[-2:])
         back = await person.say("谢谢")
         assert back["relayed"] is False and back["messages"]  # the bot answers again
+
+
+def test_erase_my_data_from_the_page(stack: Stack) -> None:
+    """DELETE /api/chat/{session}: the case store's personal content, the inbox and Rasa's tracker go; the case
+    stays as an anonymous row for the office's counts."""
+    store = CaseStore(engine_for(stack.settings.effective_database_url))
+    me = session()
+    conversation = f"12355:{me}"
+    for text in ("我14岁，爸爸经常打我", "/request_human"):
+        assert post_chat(
+            stack.gateway_url, {"session": me, "text": text, "channel": "12355", "consent": True}
+        ).is_success
+    [case] = store.person_cases("12355", conversation)
+    assert case.facts and case.transcript_excerpt
+    tracker = f"{stack.rasa_url}/conversations/{conversation}/tracker"
+    assert any(e["event"] == "user" for e in httpx.get(tracker, timeout=10).json()["events"])
+
+    erased = httpx.delete(f"{stack.gateway_url}/api/chat/{me}", params={"channel": "12355"}, timeout=30)
+    assert erased.status_code == 200 and erased.json() == {"session": me, "erased": True}
+    assert store.person_cases("12355", conversation) == []
+    anonymous = store.get_case(case.id)
+    assert anonymous is not None and anonymous.facts == {} and anonymous.transcript_excerpt == ""
+    assert not any(e["event"] == "user" for e in httpx.get(tracker, timeout=10).json()["events"])
+    again = httpx.delete(f"{stack.gateway_url}/api/chat/{me}", params={"channel": "12355"}, timeout=30)
+    assert again.status_code == 200  # nothing left: still fine
+    bad = httpx.delete(f"{stack.gateway_url}/api/chat/no%20way", timeout=10)
+    assert bad.status_code == 400 and "'session'" in bad.json()["error"]
