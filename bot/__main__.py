@@ -13,7 +13,8 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import Engine
 
-from bot.dialogue_service import Deliver, DialogueService, utc_now
+from bot.dialogue_service import Deliver, DialogueService, kept_ids
+from bot.outbox import utc_now
 from bot.rasa_client import BotMessage, RasaClient
 from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
@@ -73,7 +74,7 @@ def kept_delivery(inbox: Inbox | None, telegram: TelegramGateway | None) -> Deli
         if kept.channel == "telegram":
             address = kept.meta.get("reply_address")
             if telegram is None or not address:
-                log.warning("conversation=%s: kept message %s answered, no Telegram to send it", *_ids(kept))
+                log.warning("conversation=%s: kept message %s answered, no Telegram to send it", *kept_ids(kept))
                 return
             for answer in answers:
                 await telegram.application.bot.send_message(int(address), answer.text, reply_markup=markup(answer))
@@ -85,10 +86,6 @@ def kept_delivery(inbox: Inbox | None, telegram: TelegramGateway | None) -> Deli
                 )
 
     return deliver
-
-
-def _ids(kept: KeptRecord) -> tuple[str, int]:
-    return kept.conversation_key, kept.id
 
 
 async def serve() -> None:

@@ -20,11 +20,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.outbox import utc_now
 from bot.rasa_client import BotMessage, RasaClient, RasaUnanswered, RasaUnavailable, fallback_messages
 from hotline.cases.mailbox import KeptMessages, KeptRecord
 from hotline.text import Lang
@@ -33,10 +34,6 @@ log = logging.getLogger(__name__)
 
 # Where the answers to a kept message go once it is answered (Telegram chat, web inbox).
 Deliver = Callable[[KeptRecord, list[BotMessage]], Awaitable[None]]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConversationLocks:
@@ -170,7 +167,7 @@ class DialogueService:
                 try:
                     await deliver(kept, answers)
                 except Exception:  # answered in the dialogue; the person can still see it with their next message
-                    log.exception("conversation=%s: delivering the answer to kept message %s failed", *_ids(kept))
+                    log.exception("conversation=%s: delivering the answer to kept message %s failed", *kept_ids(kept))
                 done += 1
         return done
 
@@ -184,5 +181,6 @@ class DialogueService:
                 log.exception("retrying kept messages failed; they stay kept")
 
 
-def _ids(kept: KeptRecord) -> tuple[str, int]:
+def kept_ids(kept: KeptRecord) -> tuple[str, int]:
+    """A kept message in a log line: its conversation and its id, never its text."""
     return kept.conversation_key, kept.id

@@ -33,6 +33,7 @@ from bot.outbox import utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
+from bot.relay import tell_lawyer_withdrawn
 from hotline import messages, safety
 from hotline.cases.records import CaseRecord
 from hotline.cases.store import CaseStore
@@ -403,22 +404,10 @@ class Persons:
         self._slowed.discard(who.key)
         if withdrawn:
             self.kick()
-        for ref, lawyer_id in withdrawn:
-            await self._tell_lawyer(update.get_bot(), ref, lawyer_id)
+        for ref, lawyer_id in withdrawn:  # only a case store gives withdrawn cases
+            assert self.store is not None
+            await tell_lawyer_withdrawn(update.get_bot(), self.store, ref, lawyer_id)
         await self._say(update, messages.text("telegram.deleted", who.lang))
-
-    async def _tell_lawyer(self, bot: Bot, ref: str, lawyer_id: int) -> None:
-        assert self.store is not None
-        lawyer = await asyncio.to_thread(self.store.get_lawyer, lawyer_id)
-        if lawyer is None or not lawyer.telegram_user_id:
-            return
-        text = messages.text("telegram.lawyer_withdrawn", packet.lawyer_lang(lawyer), ref=ref)
-        try:
-            await bot.send_message(int(lawyer.telegram_user_id), text)
-        except TelegramError as error:  # they see it in /mycases (the case is gone from it)
-            log.warning("case=%s: telling lawyer %s of the withdrawal failed: %s", ref, lawyer_id, type(error).__name__)
-        else:
-            log.info("case=%s: lawyer %s told the person withdrew", ref, lawyer_id)
 
     # --- what is not text ----------------------------------------------------------------------------------------
 

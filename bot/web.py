@@ -23,6 +23,7 @@ from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
 from bot.web_desk import WebDesk
 from hotline.cases.mailbox import Inbox
+from hotline.cases.models import WEB_CHANNELS
 from hotline.cases.store import CaseStore
 from hotline.text import Lang
 
@@ -37,7 +38,6 @@ WEB_DESK: web.AppKey[WebDesk | None] = web.AppKey("web_desk")
 TRACKER_ERASER: web.AppKey[TrackerEraser | None] = web.AppKey("tracker_eraser")
 MAX_BODY = 16 * 1024
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
-CHANNELS = ("web", "12355")
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -66,7 +66,7 @@ def _validate(body: Any) -> tuple[dict[str, Any] | None, str]:
         return None, "'text' contains characters that are not valid Unicode."
     if len(text) > 4000:
         return None, "'text' is longer than 4000 characters; please send it in shorter parts."
-    if channel not in CHANNELS:
+    if channel not in WEB_CHANNELS:
         return None, "'channel' must be 'web' or '12355'."
     if lang is not None and lang not in ("zh", "en"):
         return None, "'lang' must be 'zh' or 'en'."
@@ -120,15 +120,23 @@ def _too_fast(seconds: int) -> str:
     )
 
 
-async def updates(request: web.Request) -> web.Response:
-    """What arrived for a web-chat person after the message id `after`: a lawyer's messages, notices about their
-    case, answers to messages kept while the dialogue was down. Their page asks every few seconds."""
+def _web_person(request: web.Request) -> tuple[str, str, str]:
+    """The session in the path and the channel in the query, and what is wrong with them ('' if nothing)."""
     session = request.match_info["session"]
     channel = request.query.get("channel", "web")
     if not _SESSION.fullmatch(session):
-        return _error(400, "'session' must be 1 to 64 letters, digits, '_' or '-'.")
-    if channel not in CHANNELS:
-        return _error(400, "'channel' must be 'web' or '12355'.")
+        return session, channel, "'session' must be 1 to 64 letters, digits, '_' or '-'."
+    if channel not in WEB_CHANNELS:
+        return session, channel, "'channel' must be 'web' or '12355'."
+    return session, channel, ""
+
+
+async def updates(request: web.Request) -> web.Response:
+    """What arrived for a web-chat person after the message id `after`: a lawyer's messages, notices about their
+    case, answers to messages kept while the dialogue was down. Their page asks every few seconds."""
+    session, channel, problem = _web_person(request)
+    if problem:
+        return _error(400, problem)
     try:
         after = int(request.query.get("after", "0"))
     except ValueError:
@@ -152,12 +160,9 @@ async def erase(request: web.Request) -> web.Response:
     """The person's erasure request from the page: what the case store holds about this session (their cases keep
     an anonymous row for the office's counts; a lawyer who had one is told the person withdrew), the inbox and
     kept messages, and the conversation in Rasa's tracker store. Repeating it is harmless."""
-    session = request.match_info["session"]
-    channel = request.query.get("channel", "web")
-    if not _SESSION.fullmatch(session):
-        return _error(400, "'session' must be 1 to 64 letters, digits, '_' or '-'.")
-    if channel not in CHANNELS:
-        return _error(400, "'channel' must be 'web' or '12355'.")
+    session, channel, problem = _web_person(request)
+    if problem:
+        return _error(400, problem)
     conversation = f"{channel}:{session}"
     engine, eraser = request.app[ENGINE], request.app[TRACKER_ERASER]
     withdrawn: tuple[tuple[str, int], ...] = ()

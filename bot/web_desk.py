@@ -9,11 +9,8 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
-from telegram.error import TelegramError
 
-from bot import packet
-from bot.relay import Relay
-from hotline import messages
+from bot.relay import Relay, tell_lawyer_withdrawn
 from hotline.cases.store import CaseStore
 
 log = logging.getLogger(__name__)
@@ -42,13 +39,4 @@ class WebDesk:
     async def tell_withdrawn(self, withdrawn: tuple[tuple[str, int], ...]) -> None:
         """Tell each lawyer who had one of the person's cases that the person withdrew (erased their data)."""
         for ref, lawyer_id in withdrawn:
-            lawyer = await asyncio.to_thread(self.store.get_lawyer, lawyer_id)
-            if lawyer is None or not lawyer.telegram_user_id:
-                continue
-            text = messages.text("telegram.lawyer_withdrawn", packet.lawyer_lang(lawyer), ref=ref)
-            try:
-                await self.bot.send_message(int(lawyer.telegram_user_id), text)
-            except TelegramError as error:  # they see it in /mycases: the case is gone from it
-                log.warning(
-                    "case=%s: telling lawyer %s of the withdrawal failed: %s", ref, lawyer_id, type(error).__name__
-                )
+            await tell_lawyer_withdrawn(self.bot, self.store, ref, lawyer_id)

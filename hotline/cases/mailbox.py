@@ -11,10 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, or_, select, update
 
 from hotline.cases.db import session_factory
-from hotline.cases.models import CHANNELS, INBOX_SENDERS, Case, InboxMessage, KeptMessage, Person
+from hotline.cases.models import CHANNELS, INBOX_SENDERS, WEB_CHANNELS, Case, InboxMessage, KeptMessage, Person
 from hotline.cases.records import CaseError
 
-WEB_CHANNELS = ("web", "12355")  # the channels whose persons read an inbox (they cannot be written to first)
 # How long a gateway may take to answer a kept message before another may try (Rasa's answer takes seconds).
 DEFAULT_LEASE = timedelta(seconds=60)
 # At most this many inbox messages per fetch: a page that was closed for a long time gets the rest next time.

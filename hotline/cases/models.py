@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 CHANNELS: Final = ("telegram", "web", "12355")
+WEB_CHANNELS: Final = ("web", "12355")  # their persons cannot be written to first: they read an inbox
 LANGS: Final = ("zh", "en")
 TOPICS: Final = ("wages", "injury", "minors", "other")
 MINORS_TOPIC: Final = "minors"  # Minors Protection Law Art. 104: only minors-qualified lawyers see these cases

@@ -35,6 +35,7 @@ from hotline.cases.models import (
     OUTCOMES,
     STATUSES,
     TOPICS,
+    WEB_CHANNELS,
     Case,
     CaseEvent,
     CaseMessage,
@@ -79,7 +80,6 @@ OUTBOX_LEASE = timedelta(seconds=15)
 DEFAULT_OFFER_WIDTH = 3
 # The last escalation level: 1 = everyone on duty who may see the case, 2 = the supervisors.
 MAX_ESCALATION = 2
-WEB_CHANNELS = ("web", "12355")  # their persons read an inbox (hotline/cases/mailbox.py)
 # A mainland mobile number: the channel key must be a pseudonym, never this.
 _PHONE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 # A Telegram chat id (private chats are positive, groups negative). Not checked against _PHONE: it is Telegram's

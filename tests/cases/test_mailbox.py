@@ -9,8 +9,7 @@ from sqlalchemy import Engine
 
 from hotline.cases.mailbox import Inbox, KeptMessages
 from hotline.cases.records import CaseError
-from hotline.cases.store import CaseStore
-from tests.cases.conftest import T0
+from tests.cases.conftest import T0, NewCase
 
 
 def test_the_inbox_gives_each_message_once_in_order(engine: Engine) -> None:
@@ -34,35 +33,10 @@ def test_the_inbox_gives_each_message_once_in_order(engine: Engine) -> None:
         inbox.put("web", "x", "bot", "t", T0)
 
 
-def test_only_web_persons_get_inbox_messages_for_their_case(store: CaseStore, engine: Engine) -> None:
+def test_only_web_persons_get_inbox_messages_for_their_case(engine: Engine, new_case: NewCase) -> None:
     inbox = Inbox(engine)
-    web = store.create_case(
-        channel="web",
-        channel_key="web:s1",
-        lang="zh",
-        topic="wages",
-        facts={},
-        eligibility=None,
-        urgent=False,
-        deadline=None,
-        consent=True,
-        transcript_excerpt="",
-        at=T0,
-    )
-    telegram = store.create_case(
-        channel="telegram",
-        channel_key="tg:1",
-        lang="zh",
-        topic="wages",
-        facts={},
-        eligibility=None,
-        urgent=False,
-        deadline=None,
-        consent=True,
-        transcript_excerpt="",
-        reply_address="5550001",
-        at=T0,
-    )
+    web = new_case(channel="web", channel_key="web:s1")
+    telegram = new_case(channel="telegram", channel_key="tg:1", reply_address="5550001")
     assert inbox.person_of_case(web.id) == ("web", "web:s1")
     assert inbox.put_for_case(web.id, "lawyer", "请带上工资条", T0) is True
     assert inbox.put_for_case(telegram.id, "lawyer", "x", T0) is False  # Telegram persons are written to directly

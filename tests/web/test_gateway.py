@@ -16,7 +16,8 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.dialogue_service import DialogueService, utc_now
+from bot.dialogue_service import DialogueService
+from bot.outbox import utc_now
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.relay import Relay
