@@ -1,6 +1,7 @@
 """The gateway process: the web chat API on aiohttp, and when TELEGRAM_BOT_TOKEN is set, Telegram (polling, or the
 webhook on the same aiohttp app when TELEGRAM_WEBHOOK_URL is set) with the lawyer desk and the outbox sender
-(every OUTBOX_INTERVAL_SECONDS; offers widen after ESCALATE_AFTER_SECONDS)."""
+(every OUTBOX_INTERVAL_SECONDS; offers widen after ESCALATE_AFTER_SECONDS); the retry of kept messages; and, when
+RETENTION_DAYS is set, the retention purge at start and then daily."""
 
 from __future__ import annotations
 
@@ -16,20 +17,24 @@ from sqlalchemy import Engine
 from bot.dialogue_service import Deliver, DialogueService, kept_ids
 from bot.outbox import utc_now
 from bot.rasa_client import BotMessage, RasaClient
-from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
 from bot.relay import Relay
 from bot.telegram import TelegramGateway, build_telegram, markup
 from bot.telegram_webhook import Webhook, WebhookConfigError, add_webhook, webhook_from
 from bot.web import create_app
 from bot.web_desk import WebDesk
+from hotline.cases import retention
 from hotline.cases.db import DatabaseError, engine_for, require_current
 from hotline.cases.mailbox import Inbox, KeptMessages, KeptRecord
 from hotline.cases.store import CaseStore
 from hotline.pseudonym import PseudonymKeyError, pseudonym
+from hotline.rasa_tracker import TrackerEraser
 from hotline.settings import Settings, get_settings
 
 log = logging.getLogger("bot")
+
+PURGE_EVERY = 24 * 3600.0  # seconds between two retention purges
+PURGE_RETRY = 3600.0  # after a failed one (a database down), the next try
 
 
 def case_database(settings: Settings) -> Engine | None:
@@ -88,6 +93,21 @@ def kept_delivery(inbox: Inbox | None, telegram: TelegramGateway | None) -> Deli
     return deliver
 
 
+async def purge_daily(
+    engine: Engine, tracker: TrackerEraser, days: int, every: float = PURGE_EVERY, retry: float = PURGE_RETRY
+) -> None:
+    """Until cancelled: the retention purge (hotline/cases/retention.py) now, then every `every` seconds; a failed
+    one is logged and tried again after `retry`. Several gateways may purge at once: each erases what is left."""
+    while True:
+        try:
+            await asyncio.to_thread(retention.purge, engine, tracker, days)  # it logs its counts
+        except Exception:
+            log.exception("the retention purge failed; trying again in %.0f s", retry)
+            await asyncio.sleep(retry)
+        else:
+            await asyncio.sleep(every)
+
+
 async def serve() -> None:
     settings = get_settings()
     webhook = webhook_from(settings) if settings.telegram_token else None  # refuses a bad one before anything starts
@@ -99,7 +119,8 @@ async def serve() -> None:
     telegram = telegram_gateway(settings, store, inbox, dialogue, webhook) if settings.telegram_token else None
     desk = None
     if telegram is not None and store is not None:
-        desk = WebDesk(store, Relay(store, utc_now, inbox), telegram.application.bot)
+        kick = telegram.sender.kick if telegram.sender is not None else (lambda: None)
+        desk = WebDesk(store, Relay(store, utc_now, inbox), telegram.application.bot, kick)
     limiter = RateLimiter(settings.rate_limit_burst, settings.rate_limit_per_minute)
     app = create_app(
         dialogue,
@@ -122,14 +143,23 @@ async def serve() -> None:
     retries = asyncio.create_task(
         dialogue.run_retries(kept_delivery(inbox, telegram), settings.retry_interval_seconds), name="kept-retries"
     )
+    tracker = TrackerEraser(settings.rasa_tracker_url)
+    purging: asyncio.Task[None] | None = None
+    if engine is not None and settings.retention_days:
+        purging = asyncio.create_task(purge_daily(engine, tracker, settings.retention_days), name="retention-purge")
+    else:
+        log.info("no retention purge (%s)", "RETENTION_DAYS is 0 or empty" if engine is not None else "no case store")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    retries.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await retries
+    for task in (retries, purging):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    tracker.dispose()
     if telegram is not None:
         try:
             await telegram.stop()

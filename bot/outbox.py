@@ -1,5 +1,6 @@
 """The outbox sender: every few seconds it widens the offers nobody took (escalate_unclaimed), then delivers the
-case store's pending notifications through the Telegram Bot API and marks each one sent.
+case store's pending notifications through the Telegram Bot API and marks each one sent: offers, 'taken' (edits of
+the offers), escalations, notices to the person, and 'withdrawn' (the person of a lawyer's case erased their data).
 
 Send, then mark: a crash between the two may deliver an item again, so the receiving side is idempotent where
 that is cheap. An offer is sent only while the case is open and only if this lawyer's copy has not been sent
@@ -165,10 +166,18 @@ class OutboxSender:
             )
             await asyncio.to_thread(self.store.record_offer_message, case.id, lawyer_id, str(message.message_id))
             log.info("case=%s offered to lawyer %s (level %s)", case.ref, lawyer_id, level)
+        elif item.kind == "withdrawn":
+            # The person of the case this lawyer had erased their data. Send, then mark: a crash in between may
+            # tell them twice, never not at all (the item was written with the erasure).
+            text = messages.text("telegram.lawyer_withdrawn", packet.lawyer_lang(lawyer), ref=case.ref)
+            await self.bot.send_message(chat, text)
+            log.info("case=%s: lawyer %s told the person withdrew", case.ref, lawyer_id)
         elif item.kind == "taken":
             if sent is None:
                 return  # their offer never went out: nothing to withdraw
-            text = messages.text("desk.taken", packet.lawyer_lang(lawyer), ref=case.ref)
+            # An offer withdrawn because its person erased their data says so; otherwise someone took it.
+            key = "telegram.lawyer_withdrawn" if item.payload.get("withdrawn") else "desk.taken"
+            text = messages.text(key, packet.lawyer_lang(lawyer), ref=case.ref)
             try:
                 await self.bot.edit_message_text(text, chat_id=chat, message_id=int(sent))
             except BadRequest as error:

@@ -31,14 +31,13 @@ from telegram.ext import ContextTypes
 from bot import packet
 from bot.outbox import utc_now
 from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
-from bot.relay import tell_lawyer_withdrawn
 from hotline import messages, safety
 from hotline.cases.records import CaseRecord
 from hotline.cases.store import CaseStore
 from hotline.dialogue import topic_buttons
 from hotline.pseudonym import pseudonym
+from hotline.rasa_tracker import TrackerEraser
 from hotline.text import Lang, normalise
 
 log = logging.getLogger(__name__)
@@ -149,7 +148,7 @@ class Persons:
         self.dialogue = dialogue
         self.eraser = eraser
         self.limiter = limiter
-        self.kick = kick  # wakes the outbox sender (withdrawn offers after an erasure)
+        self.kick = kick  # wakes the outbox sender (the lawyers' notices after an erasure)
         self.clock = clock
         self._slowed: set[str] = set()
 
@@ -383,17 +382,18 @@ class Persons:
             await self._notice(update, lang)
 
     async def _delete(self, update: Update, context: Context, who: Who, confirmed: bool) -> None:
-        """Erase the person: the case store (one transaction), then the Rasa conversation. Either failing: they are
-        told to try again, which is safe (each part erases what is left)."""
+        """Erase the person: the case store (one transaction, with the notices to the lawyers who knew of their
+        cases), then the Rasa conversation. Either failing: they are told to try again, which is safe (each part
+        erases what is left)."""
         if not confirmed:
             await self._say(update, messages.text("telegram.delete_cancelled", who.lang))
             return
-        withdrawn: tuple[tuple[str, int], ...] = ()
+        cases = 0
         try:
             if self.store is not None:
                 erasure = await asyncio.to_thread(self.store.erase_person, CHANNEL, who.key, self.clock())
-                withdrawn = erasure.withdrawn
-                log.info("conversation=%s erased from the case store (%s cases)", who.key, len(erasure.cases))
+                cases = len(erasure.cases)
+                log.info("conversation=%s erased from the case store (%s cases)", who.key, cases)
             if self.eraser is not None:
                 await asyncio.to_thread(self.eraser.erase, who.key)
         except SQLAlchemyError:
@@ -402,11 +402,8 @@ class Persons:
             return
         _chat_data(context).clear()
         self._slowed.discard(who.key)
-        if withdrawn:
+        if cases:  # the erasure wrote the lawyers' notices (withdrawn, taken) into the outbox: send them now
             self.kick()
-        for ref, lawyer_id in withdrawn:  # only a case store gives withdrawn cases
-            assert self.store is not None
-            await tell_lawyer_withdrawn(update.get_bot(), self.store, ref, lawyer_id)
         await self._say(update, messages.text("telegram.deleted", who.lang))
 
     # --- what is not text ----------------------------------------------------------------------------------------

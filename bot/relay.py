@@ -69,18 +69,3 @@ class Relay:
             return False
         log.info("case=%s relayed lawyer_to_person (lawyer %s)", case.ref, lawyer.id)
         return True
-
-
-async def tell_lawyer_withdrawn(bot: Bot, store: CaseStore, ref: str, lawyer_id: int) -> None:
-    """Tell the lawyer who had case `ref` that its person withdrew (erased their data: Telegram's /delete, the
-    web page's button). If Telegram refuses, they still see it in /mycases: the case is gone from it."""
-    lawyer = await asyncio.to_thread(store.get_lawyer, lawyer_id)
-    if lawyer is None or not lawyer.telegram_user_id:
-        return
-    text = messages.text("telegram.lawyer_withdrawn", packet.lawyer_lang(lawyer), ref=ref)
-    try:
-        await bot.send_message(int(lawyer.telegram_user_id), text)
-    except TelegramError as error:
-        log.warning("case=%s: telling lawyer %s of the withdrawal failed: %s", ref, lawyer_id, type(error).__name__)
-    else:
-        log.info("case=%s: lawyer %s told the person withdrew", ref, lawyer_id)

@@ -46,7 +46,6 @@ from bot.dialogue_service import DialogueService
 from bot.outbox import OutboxSender, utc_now
 from bot.persons import BUTTONS, COMMANDS, Persons, conversation_id, set_commands
 from bot.rasa_client import BotMessage, RasaClient
-from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
 from bot.relay import Relay
 from bot.telegram_webhook import Webhook
@@ -54,6 +53,7 @@ from hotline import messages
 from hotline.cases.mailbox import Inbox
 from hotline.cases.records import CaseRecord
 from hotline.cases.store import CaseStore
+from hotline.rasa_tracker import TrackerEraser
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)

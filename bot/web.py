@@ -19,12 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dialogue_service import DialogueService
 from bot.rasa_client import BotMessage
-from bot.rasa_tracker import TrackerEraser
 from bot.ratelimit import RateLimiter
 from bot.web_desk import WebDesk
 from hotline.cases.mailbox import Inbox
 from hotline.cases.models import WEB_CHANNELS
 from hotline.cases.store import CaseStore
+from hotline.rasa_tracker import TrackerEraser
 from hotline.text import Lang
 
 log = logging.getLogger(__name__)
@@ -158,26 +158,27 @@ async def updates(request: web.Request) -> web.Response:
 
 async def erase(request: web.Request) -> web.Response:
     """The person's erasure request from the page: what the case store holds about this session (their cases keep
-    an anonymous row for the office's counts; a lawyer who had one is told the person withdrew), the inbox and
-    kept messages, and the conversation in Rasa's tracker store. Repeating it is harmless."""
+    an anonymous row for the office's counts; a lawyer who had one is told the person withdrew, by the outbox item
+    the erasure wrote in its transaction), the inbox and kept messages, and the conversation in Rasa's tracker
+    store. Repeating it is harmless."""
     session, channel, problem = _web_person(request)
     if problem:
         return _error(400, problem)
     conversation = f"{channel}:{session}"
     engine, eraser = request.app[ENGINE], request.app[TRACKER_ERASER]
-    withdrawn: tuple[tuple[str, int], ...] = ()
+    cases = 0
     try:
         if engine is not None:
             erasure = await asyncio.to_thread(CaseStore(engine).erase_person, channel, conversation, datetime.now(UTC))
-            withdrawn = erasure.withdrawn
+            cases = len(erasure.cases)
         if eraser is not None:
             await asyncio.to_thread(eraser.erase, conversation)
     except SQLAlchemyError:
         log.exception("conversation=%s: erasure not finished", conversation)
         return _error(503, "Your data could not be erased just now; please try again in a minute.")
     desk = request.app[WEB_DESK]
-    if desk is not None and withdrawn:
-        await desk.tell_withdrawn(withdrawn)
+    if desk is not None and cases:  # the erasure wrote the lawyers' notices into the outbox: send them now
+        desk.kick()
     log.info("conversation=%s erased at the person's request", conversation)
     return web.json_response({"session": session, "erased": True})
 

@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 
-from bot.relay import Relay, tell_lawyer_withdrawn
+from bot.relay import Relay
 from hotline.cases.store import CaseStore
 
 log = logging.getLogger(__name__)
 
 
 class WebDesk:
-    def __init__(self, store: CaseStore, relay: Relay, bot: Bot) -> None:
+    def __init__(self, store: CaseStore, relay: Relay, bot: Bot, kick: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.relay = relay
         self.bot = bot
+        self.kick = kick  # wakes the outbox sender: an erasure's notices to the lawyers go out at once
 
     async def relay_to_lawyer(self, channel: str, conversation: str, text: str) -> bool:
         """True if a lawyer has this person's case and the message went to the case (and on to the lawyer);
@@ -35,8 +37,3 @@ class WebDesk:
             return False
         await self.relay.from_person(self.bot, case, text)
         return True
-
-    async def tell_withdrawn(self, withdrawn: tuple[tuple[str, int], ...]) -> None:
-        """Tell each lawyer who had one of the person's cases that the person withdrew (erased their data)."""
-        for ref, lawyer_id in withdrawn:
-            await tell_lawyer_withdrawn(self.bot, self.store, ref, lawyer_id)

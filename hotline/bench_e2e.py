@@ -50,8 +50,11 @@ console = Console(stderr=True)
 COMMAND = ".venv/bin/hotline bench e2e"
 MARK_START, MARK_END = "<!-- bench-e2e:start -->", "<!-- bench-e2e:end -->"
 CHART = Path("docs") / "img" / "bench-e2e.svg"
-LEVELS = (1, 10, 50)
+LEVELS = (1, 10, 50)  # closed loop: each person sends the next turn as soon as the answer arrived
 PATHS = ("gateway", "bare")
+# Paced: 50 people who each wait for the answer and then for their turn in a schedule that offers this many messages
+# a second in all: 5 % above the target, so that the phase's edges do not bring the figure under it.
+PACED_LEVEL = 50
 PATH_LABELS = {"gateway": "gateway (`POST /api/chat`)", "bare": "bare Rasa (`POST /webhooks/rest/webhook`)"}
 PHASE_SECONDS, QUICK_SECONDS = 30.0, 5.0
 RUNS, QUICK_RUNS = 3, 1
@@ -61,6 +64,8 @@ SAMPLE_EVERY = 0.5
 TARGET_RATIO_P50 = 1.3  # gateway p50 / bare p50 at 10 concurrent conversations
 TARGET_RATE = 30.0  # messages/s at 50 concurrent conversations ...
 TARGET_P95_MS = 500.0  # ... with p95 below this
+PACED_RATE = TARGET_RATE * 1.05
+LOADS = (*((level, 0.0) for level in LEVELS), (PACED_LEVEL, PACED_RATE))  # (people, msg/s offered; 0: closed loop)
 TARGET_MEMORY_MB = 2048.0
 TARGET_COLD_START_S = 60.0
 TARGET_TRAIN_S = 300.0
@@ -69,6 +74,9 @@ RATE_LIMIT_BURST = "1000000"
 
 
 # ───────────────────────────── the conversations ─────────────────────────────
+
+
+HANDOFF_TURN = "我想找律师"
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def scripts(today: date | None = None) -> list[Script]:
     left = (today or date.today()) - timedelta(days=150)
     return [
         Script(
-            "wages (zh, construction site, to the outcome)",
+            "wages (zh, construction site, to the outcome, then a lawyer: a case is opened)",
             "zh",
             (
                 "工地老板欠我们工资",
@@ -95,6 +103,7 @@ def scripts(today: date | None = None) -> list[Script]:
                 "没有 早就不干了",
                 f"{left.year}年{left.month}月{left.day}号",
                 "有微信聊天记录",
+                HANDOFF_TURN,
             ),
         ),
         Script(
@@ -183,6 +192,7 @@ class Phase:
     path: str
     concurrency: int
     run: int
+    offered: float = 0.0  # msg/s offered in all when paced; 0: closed loop
     latencies_ms: list[float] = field(default_factory=list)
     failed: int = 0
     conversations: int = 0
@@ -228,11 +238,11 @@ def summarise(phases: Sequence[Phase]) -> Summary:
     )
 
 
-def paired_ratios(phases: Sequence[Phase], concurrency: int) -> list[float]:
+def paired_ratios(phases: Sequence[Phase], concurrency: int, offered: float = 0.0) -> list[float]:
     """Gateway p50 / bare p50 of each run at this level (the two measured side by side)."""
     by_run: dict[int, dict[str, Phase]] = {}
     for phase in phases:
-        if phase.concurrency == concurrency:
+        if phase.concurrency == concurrency and phase.offered == offered:
             by_run.setdefault(phase.run, {})[phase.path] = phase
     return [
         pair["gateway"].p(50) / pair["bare"].p(50)
@@ -442,20 +452,29 @@ async def run_phase(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Phase:
     """`phase.concurrency` simulated people for `seconds`: each runs conversation after conversation (its own
-    session each), sending a turn when the previous one was answered. A person stops at the deadline (the message
-    in flight is still counted); the phase lasts until the last of them stopped."""
+    session each), sending a turn when the previous one was answered (closed loop) or, when the phase is paced,
+    at its next time in a schedule of one message every `concurrency / offered` seconds, the people spread evenly
+    over that interval; a person behind schedule (a slow answer) sends as soon as the answer arrived. A person stops
+    at the deadline (the message in flight is still counted); the phase lasts until the last of them stopped."""
     n = phase.concurrency
     limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
     started = time.monotonic()
     deadline = started + seconds
+    interval = n / phase.offered if phase.offered > 0 else 0.0
 
     async def person(client: httpx.AsyncClient, index: int) -> None:
         turn_of = index  # the people start on different conversations
+        due = started + interval * index / n
         while time.monotonic() < deadline:
             script = conversations[turn_of % len(conversations)]
             turn_of += n
             session = f"{tag}-{index}-{uuid.uuid4().hex[:10]}"
             for number, text in enumerate(script.turns):
+                if interval:
+                    if due >= deadline:  # not slept past the end: the phase's length stays `seconds`
+                        return
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    due += interval
                 if time.monotonic() >= deadline:
                     return
                 if number == 0:
@@ -517,13 +536,14 @@ async def run_load(
     each phase the hotline settles (no work left from the one before)."""
     endpoints = {"gateway": Endpoint("gateway", stack.gateway_url), "bare": Endpoint("bare", stack.rasa_url)}
     phases: list[Phase] = []
-    for level in LEVELS:
+    for level, offered in LOADS:
         for run in range(1, runs + 1):
             order = PATHS if run % 2 else tuple(reversed(PATHS))
             for path in order:
-                phase = Phase(path, level, run)
+                phase = Phase(path, level, run, offered)
                 await settle(stack, quiet_ms)
-                task = progress.add_task(f"{path:>7} ×{level:<2} run {run}/{runs}", total=seconds, info="")
+                pace = f" at {offered:.1f}/s" if offered else ""
+                task = progress.add_task(f"{path:>7} ×{level:<2}{pace} run {run}/{runs}", total=seconds, info="")
                 ticker_stop = asyncio.Event()
 
                 async def ticker(task: TaskID = task, phase: Phase = phase, stop: asyncio.Event = ticker_stop) -> None:
@@ -536,9 +556,10 @@ async def run_load(
 
                 sampler_stop = asyncio.Event()
                 background = [asyncio.create_task(ticker())]
-                if level == max(LEVELS):
+                if level == max(LEVELS) and not offered:
                     background.append(asyncio.create_task(_sample_memory(memory, stack.groups, sampler_stop)))
-                await run_phase(endpoints[path].send, phase, conversations, seconds, tag=f"b{path[0]}{level}r{run}")
+                tag = f"b{path[0]}{level}{'p' if offered else ''}r{run}"
+                await run_phase(endpoints[path].send, phase, conversations, seconds, tag=tag)
                 ticker_stop.set()
                 sampler_stop.set()
                 await asyncio.gather(*background)
@@ -583,12 +604,13 @@ class Result:
     train_seconds: float | None
     train_how: str
     warm_up_failed: int = 0
+    scale: ScaleRun | None = None
 
-    def summary(self, path: str, level: int) -> Summary:
-        return summarise([p for p in self.phases if p.path == path and p.concurrency == level])
+    def summary(self, path: str, level: int, offered: float = 0.0) -> Summary:
+        return summarise([p for p in self.phases if p.path == path and p.concurrency == level and p.offered == offered])
 
-    def ratio(self, level: int) -> float:
-        ratios = paired_ratios(self.phases, level)
+    def ratio(self, level: int, offered: float = 0.0) -> float:
+        ratios = paired_ratios(self.phases, level, offered)
         return statistics.median(ratios) if ratios else math.nan
 
 
@@ -605,7 +627,7 @@ def time_training(settings: Settings) -> float:
     """`rasa train` of our config from scratch into a temporary models directory; seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         started = time.monotonic()
-        train(dataclasses.replace(settings, models_dir=Path(tmp)), force=True)
+        train(dataclasses.replace(settings, models_dir=Path(tmp)), force=True, from_scratch=True)
         return time.monotonic() - started
 
 
@@ -625,6 +647,7 @@ def run_bench(
     seconds: float | None = None,
     retrain: bool = False,
     write: bool = True,
+    scale: bool = True,
     command: str = COMMAND,
 ) -> int:
     runs = runs or (QUICK_RUNS if quick else RUNS)
@@ -680,6 +703,9 @@ def run_bench(
         finally:
             if stack is not None:
                 stop_stack(stack)
+        scale_run = run_scale(settings, model, conversations, seconds, var) if scale else None
+        if scale_run is not None and scale_run.error:
+            console.print(f"[red]two replicas: not measured ({scale_run.error})[/red]")
     result = Result(
         when=when,
         command=command,
@@ -693,6 +719,7 @@ def run_bench(
         train_seconds=train_seconds,
         train_how=train_how,
         warm_up_failed=warm_failed,
+        scale=scale_run,
     )
     report = render(result, conversations)
     sys.stdout.write(report + "\n")  # the Markdown as written to docs/benchmarks.md (progress went to stderr)
@@ -703,6 +730,93 @@ def run_bench(
         (root / CHART).write_text(chart_svg(result), "utf-8")
         console.print(f"Written to {root / 'docs' / 'benchmarks.md'} and {root / CHART}")
     return 0
+
+
+# ───────────────────────────── beyond one machine (once) ─────────────────────────────
+
+
+@dataclass
+class ScaleRun:
+    """The paced load once through two replicas of the whole hotline (hotline/scale.py), each person's messages
+    alternating between the two gateways; then each conversation checked in the shared tracker store."""
+
+    replicas: int
+    phase: Phase | None = None
+    checked: int = 0  # conversations whose user messages were compared with what was sent
+    out_of_order: int = 0  # ... whose user messages in the tracker differ from what was sent, in order
+    handoffs: int = 0  # conversations that asked for a lawyer
+    not_one_case: int = 0  # ... that have no case or more than one
+    error: str | None = None  # why it could not run
+
+
+async def _check_conversations(
+    rasa_url: str, database_url: str, sent: dict[str, list[str]], result: ScaleRun, timeout: float = 120.0
+) -> None:
+    """Once nothing is kept any more (every message answered), each conversation's user messages in the tracker
+    store must be what was sent, in the order sent, and each one that asked for a lawyer must have one case."""
+    from hotline.cases.db import engine_for
+    from hotline.cases.mailbox import KeptMessages
+    from hotline.cases.store import CaseStore
+    from hotline.text import normalise
+
+    engine = engine_for(database_url)
+    try:
+        kept, store = KeptMessages(engine), CaseStore(engine)
+        started = time.monotonic()
+        while await asyncio.to_thread(kept.pending) and time.monotonic() - started < timeout:
+            await asyncio.sleep(1.0)
+        limit = asyncio.Semaphore(8)
+
+        async def check(client: httpx.AsyncClient, session: str, turns: list[str]) -> None:
+            async with limit:
+                response = await client.get(f"{rasa_url}/conversations/web:{session}/tracker")
+            response.raise_for_status()
+            users = [str(e.get("text")) for e in response.json().get("events") or [] if e.get("event") == "user"]
+            result.checked += 1
+            if users != [normalise(t) for t in turns]:
+                result.out_of_order += 1
+            if HANDOFF_TURN in turns:
+                result.handoffs += 1
+                if len(await asyncio.to_thread(store.person_cases, "web", f"web:{session}")) != 1:
+                    result.not_one_case += 1
+
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as client:
+            await asyncio.gather(*(check(client, session, turns) for session, turns in sent.items() if turns))
+    finally:
+        engine.dispose()
+
+
+def run_scale(settings: Settings, model: Path, conversations: Sequence[Script], seconds: float, var: Path) -> ScaleRun:
+    """Two replicas (two action servers, two Rasa servers on one PostgreSQL tracker store and the atomic Redis lock
+    store, two gateways, one PostgreSQL case store), the paced load once. On one machine the replicas share its
+    cores: this shows that conversations stay whole and handoffs single across replicas, not more capacity."""
+    from hotline.scale import two_replicas
+
+    result = ScaleRun(replicas=2)
+    try:
+        with contextlib.ExitStack() as replicas_running:
+            with console.status("Beyond one machine: starting two replicas of the hotline ..."):
+                replicas = replicas_running.enter_context(
+                    two_replicas(settings, model, count=result.replicas, log_dir=var / "scale")
+                )
+            sent: dict[str, list[str]] = {}
+            gateways = [Endpoint("gateway", url) for url in replicas.gateway_urls]
+
+            async def send(client: httpx.AsyncClient, session: str, text: str) -> bool:
+                turns = sent.setdefault(session, [])
+                gateway = gateways[len(turns) % len(gateways)]  # each message to the other gateway
+                turns.append(text)
+                return await gateway.send(client, session, text)
+
+            phase = Phase("gateway", PACED_LEVEL, 1, PACED_RATE)
+            with console.status(f"Two replicas: {PACED_LEVEL} people at {PACED_RATE:.1f} msg/s for {seconds:.0f} s"):
+                asyncio.run(run_phase(send, phase, conversations, seconds, tag="bscale"))
+            result.phase = phase
+            with console.status("Two replicas: checking every conversation in the shared tracker store ..."):
+                asyncio.run(_check_conversations(replicas.rasa_urls[0], replicas.database_url, sent, result))
+    except Exception as error:  # the rest of the figures stand; the report says why this one is missing
+        result.error = f"{type(error).__name__}: {error}"
+    return result
 
 
 # ───────────────────────────── the report ─────────────────────────────
@@ -719,7 +833,8 @@ def _yes(ok: bool | None) -> str:
 def targets(result: Result) -> list[tuple[str, str, bool | None]]:
     """(target, figure, met?) for each target of the issue."""
     ratio10 = result.ratio(10)
-    g50 = result.summary("gateway", 50)
+    paced = result.summary("gateway", PACED_LEVEL, PACED_RATE)
+    closed = result.summary("gateway", PACED_LEVEL)
     cold = statistics.median(c.healthz_s for c in result.cold_starts)
     first = statistics.median(c.first_answer_s for c in result.cold_starts)
     rest = sum(result.memory.at_rest.values())
@@ -730,9 +845,11 @@ def targets(result: Result) -> list[tuple[str, str, bool | None]]:
             None if math.isnan(ratio10) else ratio10 <= TARGET_RATIO_P50,
         ),
         (
-            f"≥ {TARGET_RATE:.0f} messages/s with p95 < {TARGET_P95_MS:.0f} ms at 50 concurrent (gateway)",
-            f"{g50.rate:.1f} msg/s, p95 {_ms(g50.p95)} ms, {g50.failed} failed",
-            g50.rate >= TARGET_RATE and g50.p95 < TARGET_P95_MS,
+            f"≥ {TARGET_RATE:.0f} messages/s sustained with p95 < {TARGET_P95_MS:.0f} ms at {PACED_LEVEL} concurrent "
+            f"(gateway; {PACED_RATE:.1f} msg/s offered)",
+            f"{paced.rate:.1f} msg/s, p95 {_ms(paced.p95)} ms, {paced.failed} failed (capacity without think time: "
+            f"{closed.rate:.1f} msg/s)",
+            None if paced.runs == 0 else paced.rate >= TARGET_RATE and paced.p95 < TARGET_P95_MS and not paced.failed,
         ),
         (
             f"total resident memory ≤ {TARGET_MEMORY_MB / 1024:.0f} GB",
@@ -750,7 +867,48 @@ def targets(result: Result) -> list[tuple[str, str, bool | None]]:
             None if result.train_seconds is None else result.train_seconds <= TARGET_TRAIN_S,
         ),
     ]
+    if result.scale is not None:
+        run = result.scale
+        rows.append(
+            (
+                f"{run.replicas} replicas: each conversation's messages handled in order, no handoff duplicated",
+                f"not measured: {run.error}"
+                if run.error
+                else f"{run.checked} conversations, {run.out_of_order} out of order; {run.handoffs} handoffs, "
+                f"{run.not_one_case} without exactly one case",
+                None if run.error else run.checked > 0 and run.out_of_order == 0 and run.not_one_case == 0,
+            )
+        )
     return rows
+
+
+def scale_lines(run: ScaleRun) -> list[str]:
+    lines = [
+        f"### Beyond one machine: {run.replicas} replicas (run once)",
+        "",
+        f"`hotline/scale.py`, as `tests/scale` and [docs/scale.md](scale.md) run it: {run.replicas} action servers, "
+        f"{run.replicas} Rasa servers on one PostgreSQL tracker store with the atomic Redis lock store "
+        f"(`deploy/endpoints.production.yml`), {run.replicas} gateways, one PostgreSQL case store. The paced load, "
+        "each person's messages sent to the gateways in turn (message 1 to the first, message 2 to the second, ...). "
+        "Afterwards every conversation's user messages in the tracker store are compared with what was sent, in "
+        "order, and every conversation that asked for a lawyer must have exactly one case. On this one machine the "
+        "replicas share its 2 cores (and PostgreSQL's): the run shows that conversations stay whole across "
+        "replicas, not more capacity; that needs more machines.",
+        "",
+    ]
+    if run.error or run.phase is None:
+        return [*lines, f"Not measured in this run: {run.error}.", ""]
+    phase = run.phase
+    return [
+        *lines,
+        "| offered msg/s | msg/s | p50 ms | p95 ms | p99 ms | messages | failed | conversations checked | out of "
+        "order | asked for a lawyer | without exactly one case |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {phase.offered:.1f} | {phase.rate:.1f} | {_ms(phase.p(50))} | {_ms(phase.p(95))} | {_ms(phase.p(99))} | "
+        f"{len(phase.latencies_ms)} | {phase.failed} | {run.checked} | {run.out_of_order} | {run.handoffs} | "
+        f"{run.not_one_case} |",
+        "",
+    ]
 
 
 def render(result: Result, conversations: Sequence[Script]) -> str:
@@ -779,6 +937,14 @@ def render(result: Result, conversations: Sequence[Script]) -> str:
         "settles (no kept message left, a single message answered quickly again). The load generator runs on the "
         "same machine.",
         "",
+        "Two kinds of load. *Closed loop* (1, 10, 50): each person sends the next turn the moment the answer "
+        "arrived, with no time to read or type, so the hotline is always saturated at 10 and 50 and the latency "
+        "there is the queue: by Little's law, latency ≈ people ÷ throughput (50 people at 40 msg/s wait 1.25 s "
+        "whatever the code does). It measures capacity. *Paced* (the target's row): the same 50 people, each "
+        f"sending when the answer arrived and its turn came, one message every {PACED_LEVEL / PACED_RATE:.2f} s, "
+        f"{PACED_RATE:.1f} msg/s offered in all (5 % above the target of {TARGET_RATE:.0f}, so that the edges of "
+        "the phase do not bring the figure under it): the sustained rate and the latency people see at that rate.",
+        "",
         f"![p50 and p95 latency by concurrent conversations, gateway and bare Rasa]({CHART.relative_to('docs')})",
         "",
         "### Latency and throughput",
@@ -787,15 +953,16 @@ def render(result: Result, conversations: Sequence[Script]) -> str:
         "| p50 ratio gateway/bare |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for level in LEVELS:
-        ratios = paired_ratios(result.phases, level)
+    for level, offered in LOADS:
+        ratios = paired_ratios(result.phases, level, offered)
+        label = f"{level}, paced at {offered:.1f} msg/s" if offered else f"{level}"
         for path in PATHS:
-            s = result.summary(path, level)
+            s = result.summary(path, level, offered)
             ratio = ""
             if path == "gateway" and ratios:
                 ratio = f"{statistics.median(ratios):.2f}× (runs: " + ", ".join(f"{r:.2f}" for r in ratios) + ")"
             lines.append(
-                f"| {level} | {PATH_LABELS[path]} | {_ms(s.p50)} | {_ms(s.p95)} | {_ms(s.p99)} | {s.rate:.1f} | "
+                f"| {label} | {PATH_LABELS[path]} | {_ms(s.p50)} | {_ms(s.p95)} | {_ms(s.p99)} | {s.rate:.1f} | "
                 f"{s.messages} | {s.failed} | {ratio} |"
             )
     lines += [
@@ -835,6 +1002,10 @@ def render(result: Result, conversations: Sequence[Script]) -> str:
         + (f"{result.train_seconds:.0f} s, " if result.train_seconds is not None else "not measured; ")
         + f"{result.train_how}.",
         "",
+    ]
+    if result.scale is not None:
+        lines += scale_lines(result.scale)
+    lines += [
         "### Targets",
         "",
         "| target | figure | met? |",
@@ -892,7 +1063,7 @@ def chart_svg(result: Result) -> str:
     (the levels differ by an order of magnitude), values written on the bars. Hand-written SVG."""
     panel_w, panel_h, top_pad, bottom_pad, left_pad = 200, 220, 50, 40, 46
     bar_w, gap = 28, 8
-    width = left_pad + len(LEVELS) * (panel_w + 20) + 10
+    width = left_pad + len(LOADS) * (panel_w + 20) + 10
     height = top_pad + panel_h + bottom_pad + 30
     title = f"Latency by concurrent conversations (median of {result.runs} run(s), {result.when})"
     parts = [
@@ -901,9 +1072,9 @@ def chart_svg(result: Result) -> str:
         f"<title>{html.escape(title)}</title>",
         f'<text x="10" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
     ]
-    for index, level in enumerate(LEVELS):
+    for index, (level, offered) in enumerate(LOADS):
         x0 = left_pad + index * (panel_w + 20)
-        values = {(path, q): getattr(result.summary(path, level), q) for path, q, _ in SERIES}
+        values = {(path, q): getattr(result.summary(path, level, offered), q) for path, q, _ in SERIES}
         finite = [v for v in values.values() if not math.isnan(v)]
         top = _nice_top(max(finite) if finite else 1.0)
         base = top_pad + panel_h
@@ -930,7 +1101,8 @@ def chart_svg(result: Result) -> str:
             )
         parts.append(
             f'<text x="{x0 + panel_w / 2}" y="{base + 18}" text-anchor="middle" font-size="12">'
-            f"{level} concurrent</text>"
+            + (f"{level} paced, {offered:.1f} msg/s" if offered else f"{level} concurrent, closed loop")
+            + "</text>"
         )
     parts.append(f'<text x="10" y="{top_pad - 8}">ms (each panel has its own scale)</text>')
     legend_y = height - 12

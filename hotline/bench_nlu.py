@@ -113,7 +113,7 @@ async def _evaluate(
 
 def _trained(settings: Settings, config: Path, prefix: str, retrain: bool) -> tuple[Path, float | None]:
     """The model (trained now if missing or asked to) and how long its training from scratch took."""
-    path = train(settings, config=config, prefix=prefix, force=retrain)
+    path = train(settings, config=config, prefix=prefix, force=retrain, from_scratch=retrain)
     record = training_record(path)
     seconds = json.loads(record.read_text())["train_seconds"] if record.exists() else None
     return path, seconds

@@ -1,4 +1,5 @@
-"""The `hotline` command: run, train, chat, classify, bench; db, lawyers, roster, cases, report (the case store)."""
+"""The `hotline` command: run, train, chat, classify, bench; db, lawyers, roster, cases, report, purge (the case
+store)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ app.add_typer(cases_cli.lawyers_app, name="lawyers")
 app.add_typer(cases_cli.roster_app, name="roster")
 app.add_typer(cases_cli.cases_app, name="cases")
 app.command("report")(cases_cli.report)
+app.command("purge")(cases_cli.purge)
 
 
 @flows_app.command("check")
@@ -169,6 +171,25 @@ def bench_e2e(
         run_bench(
             get_settings(), quick=quick, runs=runs, seconds=seconds, retrain=retrain, write=write, command=command
         )
+    )
+
+
+@bench_app.command("profile")
+def bench_profile(
+    path: Annotated[str, typer.Option(help="gateway (POST /api/chat) or bare (Rasa's REST channel).")] = "gateway",
+    people: Annotated[int, typer.Option(min=1, help="Simulated people at once.")] = 50,
+    offered: Annotated[float, typer.Option(min=0, help="Messages/s offered in all (paced); 0: closed loop.")] = 0.0,
+    seconds: Annotated[float, typer.Option(min=5, help="Seconds of load (and of sampling).")] = 25.0,
+    write: Annotated[bool, typer.Option(help="Write its section of docs/benchmarks.md.")] = True,
+) -> None:
+    """Where each process's CPU goes under load (py-spy on the Rasa server, the action server, the gateway)."""
+    from hotline.bench_profile import run_profile
+
+    if path not in ("gateway", "bare"):
+        typer.echo("--path takes gateway or bare", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        run_profile(get_settings(), path=path, people=people, offered=offered, seconds=seconds, write=write)
     )
 
 

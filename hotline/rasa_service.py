@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import yaml
 
 from hotline.settings import Settings, rasa_environment
 
@@ -55,8 +57,19 @@ def ensure_rasa_installed(settings: Settings) -> None:
         )
 
 
-def train(settings: Settings, config: Path | None = None, prefix: str = "hotline", force: bool = False) -> Path:
-    """The trained model for the current inputs; trains it (showing Rasa's progress) only when missing."""
+def train(
+    settings: Settings,
+    config: Path | None = None,
+    prefix: str = "hotline",
+    force: bool = False,
+    *,
+    from_scratch: bool = False,
+) -> Path:
+    """The trained model for the current inputs; trains it (showing Rasa's progress) only when missing.
+
+    Rasa keeps what its components learnt in `.rasa/cache` and reuses it when their inputs did not change (the
+    tokenizer and featurizers after a change of DIET's settings, say). `from_scratch` trains with an empty cache
+    instead, as on a fresh machine: what the benches time."""
     target = model_path(settings, config, prefix)
     if target.exists() and not force:
         return target
@@ -83,8 +96,11 @@ def train(settings: Settings, config: Path | None = None, prefix: str = "hotline
             "--fixed-model-name",
             "model",
         ]
+        environment = rasa_environment(settings)
+        if from_scratch:
+            environment["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "empty-cache")
         started = time.monotonic()
-        result = subprocess.run(command, cwd=root, env=rasa_environment(settings), check=False)
+        result = subprocess.run(command, cwd=root, env=environment, check=False)
         if result.returncode != 0:
             raise RasaServiceError(f"`rasa train` failed with exit code {result.returncode}; see its output above.")
         produced = Path(tmp) / "model.tar.gz"
@@ -94,7 +110,13 @@ def train(settings: Settings, config: Path | None = None, prefix: str = "hotline
     seconds = time.monotonic() - started
     # Kept beside the model so that `hotline bench nlu` can report how long training from scratch took.
     training_record(target).write_text(
-        json.dumps({"train_seconds": round(seconds, 1), "command": " ".join(command[:2])})
+        json.dumps(
+            {
+                "train_seconds": round(seconds, 1),
+                "command": " ".join(command[:2]),
+                "rasa_cache": "empty" if from_scratch else "project (.rasa/cache)",
+            }
+        )
     )
     print(f"Model trained in {seconds:.0f} s: {target}", file=sys.stderr, flush=True)
     return target
@@ -159,11 +181,14 @@ class RasaServer:
     def start(self) -> None:
         ensure_rasa_installed(self.settings)
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        environment = rasa_environment(self.settings) | self.env
+        if sqlite_tracker_store(self.endpoints):
+            write_ahead_log(Path(environment["RASA_TRACKER_DB"]))
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.settings.project_root,
-            env=rasa_environment(self.settings) | self.env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stopping it stops its children too
@@ -193,6 +218,24 @@ class RasaServer:
         if self.process is not None:
             stop_process(self.process, timeout)
             self.process = None
+
+
+def sqlite_tracker_store(endpoints: Path) -> bool:
+    """Whether this endpoints file keeps Rasa's trackers in SQLite (endpoints.yml; production's uses PostgreSQL)."""
+    try:
+        config = yaml.safe_load(endpoints.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    store = config.get("tracker_store") if isinstance(config, dict) else None
+    return isinstance(store, dict) and store.get("type") == "SQL" and store.get("dialect") == "sqlite"
+
+
+def write_ahead_log(database: Path) -> None:
+    """Put Rasa's SQLite tracker store in WAL mode, which the file keeps: Rasa commits every turn, and in the
+    default rollback-journal mode each commit costs several fsyncs and locks readers out (the gateway's /delete
+    erases rows there too). Rasa creates its tables in the file as usual."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

@@ -23,6 +23,29 @@ def _path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+# The retention period's default (docs/security.md, "What is kept, for how long"): a year, long enough for a
+# person to come back to the same problem (wage claims: the one-year arbitration limit of the Labour Dispute
+# Mediation and Arbitration Law Art. 27) and for the office's yearly figures, no longer.
+DEFAULT_RETENTION_DAYS = 365
+
+
+def _retention_days() -> int:
+    """RETENTION_DAYS: unset means the default; empty or 0 means no purge; otherwise a whole number of days."""
+    raw = os.environ.get("RETENTION_DAYS")
+    if raw is None:
+        return DEFAULT_RETENTION_DAYS
+    raw = raw.strip()
+    if not raw:
+        return 0
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(f"RETENTION_DAYS={raw!r}: give a whole number of days (0 or empty: no purge)") from None
+    if days < 0:
+        raise ValueError(f"RETENTION_DAYS={raw!r}: give a whole number of days (0 or empty: no purge)")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     project_root: Path = PROJECT_ROOT
@@ -51,6 +74,9 @@ class Settings:
     rate_limit_per_minute: float = field(default_factory=lambda: float(_env("RATE_LIMIT_PER_MINUTE", "30")))
     # Messages kept while Rasa was down are answered when it is back; the gateway looks this often.
     retry_interval_seconds: float = field(default_factory=lambda: float(_env("RETRY_INTERVAL_SECONDS", "5")))
+    # The retention purge (hotline/cases/retention.py): what is older than this many days is erased, by the gateway
+    # at start and then daily, or by `hotline purge`; 0 turns the gateway's purge off.
+    retention_days: int = field(default_factory=_retention_days)
     rasa_venv: Path = field(default_factory=lambda: _path("RASA_VENV", PROJECT_ROOT / ".venv-rasa"))
     # Rasa's endpoints file: endpoints.yml for one machine (SQLite tracker store, in-memory lock store), or
     # deploy/endpoints.production.yml for several Rasa servers (PostgreSQL tracker, Redis lock; docs/scale.md).

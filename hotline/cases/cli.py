@@ -1,6 +1,7 @@
-"""`hotline db`, `hotline lawyers`, `hotline roster`, `hotline cases`: the case store from the terminal, on the
-database named by DATABASE_URL (default: SQLite in var/). Bad input gets one readable line per problem and
-exit code 1, never a traceback. SQLAlchemy is imported inside the commands: `hotline chat` needn't load it."""
+"""`hotline db`, `hotline lawyers`, `hotline roster`, `hotline cases`, `hotline report`, `hotline purge`: the case
+store from the terminal, on the database named by DATABASE_URL (default: SQLite in var/). Bad input gets one
+readable line per problem and exit code 1, never a traceback. SQLAlchemy is imported inside the commands:
+`hotline chat` needn't load it."""
 
 from __future__ import annotations
 
@@ -230,3 +231,45 @@ def report(
         except OSError as error:
             raise _fail(f"cannot write {html_file}: {error}") from None
         typer.echo(f"\nHTML: {html_file}")
+
+
+def purge(
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Erase what is older than this many days (default: RETENTION_DAYS).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be erased; change nothing.")] = False,
+) -> None:
+    """The retention purge: idle persons (no open case, nothing for N days), the personal content of cases closed
+    N days ago, answered kept messages and fetched inbox messages; Rasa's tracker too. Prints counts only."""
+    from hotline.cases.retention import cutoff
+    from hotline.cases.retention import purge as run_purge
+    from hotline.rasa_tracker import TrackerEraser
+
+    try:
+        settings = get_settings()
+    except ValueError as error:  # RETENTION_DAYS (or another number) that is not one
+        raise _fail(str(error)) from None
+    days = days if days is not None else settings.retention_days
+    if not days:
+        typer.echo("RETENTION_DAYS is 0 or empty: the purge is off; nothing erased (--days N purges anyway)")
+        return
+    now = datetime.now(UTC)
+    tracker = TrackerEraser(settings.rasa_tracker_url)
+    try:
+        with _store() as store:
+            counts = run_purge(store.engine, tracker, days, now=now, dry_run=dry_run)
+    finally:
+        tracker.dispose()
+    limit = _local(cutoff(days, now))
+    done = "dry run, nothing changed; would erase" if dry_run else "erased"
+    typer.echo(f"{done} what is older than {days} days (before {limit}):")
+    labels = {
+        "cases": "closed cases, personal content",
+        "conversations": "idle conversations",
+        "persons": "  of them person records",
+        "tracker_events": "  their events in Rasa's tracker store",
+        "kept_messages": "kept messages",
+        "inbox_messages": "inbox messages",
+    }
+    for name, count in counts.as_dict().items():
+        typer.echo(f"{labels[name]}: {count}")

@@ -5,7 +5,7 @@ is one transaction; the texts live in these tables only, never in logs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, or_, select, update
@@ -72,8 +72,12 @@ class Inbox:
             session.flush()
             return item.id
 
-    def since(self, channel: str, channel_key: str, after: int, limit: int = FETCH_LIMIT) -> list[InboxItem]:
-        """The person's messages with an id above `after`, oldest first."""
+    def since(
+        self, channel: str, channel_key: str, after: int, limit: int = FETCH_LIMIT, at: datetime | None = None
+    ) -> list[InboxItem]:
+        """The person's messages with an id above `after`, oldest first. The first time a message is handed out it
+        is marked fetched (`at`, default now): the retention purge deletes it once that is long enough ago (the
+        page keeps its own copy). A page that did not get the answer asks again and gets the same messages."""
         query = (
             select(InboxMessage)
             .where(InboxMessage.channel == channel, InboxMessage.channel_key == channel_key, InboxMessage.id > after)
@@ -81,10 +85,16 @@ class Inbox:
             .limit(limit)
         )
         with self._sessions.begin() as session:
-            return [
-                InboxItem(row.id, row.sender, row.text, list(row.buttons), row.created_at)
-                for row in session.scalars(query)
-            ]
+            rows = list(session.scalars(query))
+            new = [row.id for row in rows if row.fetched_at is None]
+            if new:  # a write only when something is handed out for the first time, not on every poll
+                session.execute(
+                    update(InboxMessage)
+                    .where(InboxMessage.id.in_(new), InboxMessage.fetched_at.is_(None))
+                    .values(fetched_at=at or datetime.now(UTC))
+                    .execution_options(synchronize_session=False)
+                )
+            return [InboxItem(row.id, row.sender, row.text, list(row.buttons), row.created_at) for row in rows]
 
     def person_of_case(self, case_id: int) -> tuple[str, str] | None:
         """The channel and pseudonymous key of a case's person: where their inbox messages go."""

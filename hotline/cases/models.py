@@ -40,7 +40,8 @@ STATUSES: Final = ("queued", "offered", "claimed", "closed")
 OPEN_STATUSES: Final = ("queued", "offered")  # not yet taken by a lawyer
 OUTCOMES: Final = ("advice", "application", "referred", "no_answer")
 DIRECTIONS: Final = ("person_to_lawyer", "lawyer_to_person")
-OUTBOX_KINDS: Final = ("offer", "taken", "escalated", "person_notice")
+# withdrawn: the person of a case a lawyer had erased their data (the lawyer is told; offered lawyers get "taken").
+OUTBOX_KINDS: Final = ("offer", "taken", "escalated", "person_notice", "withdrawn")
 INBOX_SENDERS: Final = ("lawyer", "hotline")
 # The office's clock (Guangzhou): the year in a case's ref and the times the roster shows.
 OFFICE_TZ: Final = ZoneInfo("Asia/Shanghai")
@@ -276,6 +277,8 @@ class InboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # When the person's page first fetched it: the retention purge deletes what was fetched long enough ago.
+    fetched_at: Mapped[datetime | None]
 
 
 class KeptMessage(Base):

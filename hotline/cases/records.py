@@ -235,7 +235,8 @@ class PersonRecord:
 @dataclass(frozen=True)
 class Erasure:
     """What `CaseStore.erase_person` did: whether the person was known, the refs of the cases whose personal
-    content it erased, and the cases a lawyer had open (their lawyer is told the person withdrew)."""
+    content it erased, and the cases a lawyer had open (their lawyer is told the person withdrew, by the outbox
+    item the erasure wrote)."""
 
     found: bool
     cases: tuple[str, ...] = ()

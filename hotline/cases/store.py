@@ -196,12 +196,18 @@ def _person_record(person: Person) -> PersonRecord:
     return PersonRecord(person.id, person.channel, person.channel_key, person.lang, person.consent_at)
 
 
-def _erase_case(session: Session, case: Case, at: datetime) -> None:
-    """One case of an erased person: its personal content goes, the anonymous row and its audit trail stay."""
+def _erase_case(session: Session, case: Case, at: datetime, actor: str = "person", kind: str = "erased") -> None:
+    """One case of an erased person: its personal content goes, the anonymous row and its audit trail stay. The
+    lawyers who knew of it are told in the same transaction, through the outbox: those offered an open case get
+    'taken' marked as a withdrawal (their copy of the offer is changed to say so), the lawyer who had it claimed
+    gets 'withdrawn' (a message of its own). A retention purge (actor 'system', kind 'purged') only ever gets
+    closed cases, so it tells no one."""
     was = case.status
     if was in OPEN_STATUSES:  # withdraw the offers: the lawyers' copies say it is gone
         for lawyer_id in offered_lawyer_ids(session, case.id):
-            _notify(session, case, at, "taken", _lawyer(lawyer_id))
+            _notify(session, case, at, "taken", _lawyer(lawyer_id), withdrawn=True)
+    elif was == "claimed" and case.assigned_lawyer_id is not None:
+        _notify(session, case, at, "withdrawn", _lawyer(case.assigned_lawyer_id))
     if was != "closed":
         case.status = "closed"
         case.closed_at = at  # no outcome: the person withdrew (hotline report counts these as 'withdrawn')
@@ -217,21 +223,24 @@ def _erase_case(session: Session, case: Case, at: datetime) -> None:
         .values(sent_at=at)
         .execution_options(synchronize_session=False)
     )
-    _event(session, case, at, "person", "erased", was=was)
+    _event(session, case, at, actor, kind, was=was)
 
 
-def _erase_by_key(session: Session, channel: str, channel_key: str) -> None:
+def _erase_by_key(session: Session, channel: str | None, channel_key: str) -> tuple[int, int]:
     """The person's rows in the tables known by their channel key (the conversation id), beside the cases. Every
-    table that keeps something by that key gets its line here."""
+    table that keeps something by that key gets its line here (the retention purge uses it too, with channel None:
+    the keys carry their channel, 'tg:', 'web:', '12355:'). How many inbox and kept messages went."""
     # Consultations are the office's figures: kept, but under a random key each (one per conversation and topic).
     consultations = session.scalars(select(Consultation).where(Consultation.conversation_key == channel_key)).all()
     for consultation in consultations:
         consultation.conversation_key = f"erased-{uuid.uuid4().hex}"
     # What waited for a web person, and messages kept while the dialogue was down (hotline/cases/mailbox.py).
-    session.execute(
-        delete(InboxMessage).where(InboxMessage.channel == channel, InboxMessage.channel_key == channel_key)
-    )
-    session.execute(delete(KeptMessage).where(KeptMessage.conversation_key == channel_key))
+    inbox = delete(InboxMessage).where(InboxMessage.channel_key == channel_key)
+    if channel is not None:
+        inbox = inbox.where(InboxMessage.channel == channel)
+    inbox_count = _rowcount(session.execute(inbox))
+    kept_count = _rowcount(session.execute(delete(KeptMessage).where(KeptMessage.conversation_key == channel_key)))
+    return inbox_count, kept_count
 
 
 class CaseStore:
@@ -662,10 +671,12 @@ class CaseStore:
         handed off, on this topic, on this channel, at this time), with an audit event 'erased'; everything
         personal in them goes: the facts, the eligibility result (computed from the facts), the deadline, the
         transcript excerpt and the messages between them and the lawyer. An open case is withdrawn (the lawyers
-        offered it get 'taken'); a case a lawyer has is closed without an outcome and the lawyer is to be told
-        (`Erasure.withdrawn`). The person row goes; if cases still point at it, it stays with a random key, no
-        reply address and no consent, so that nothing links it to the channel any more. Their counted
-        consultations keep their topic, channel and time under a random key.
+        offered it get 'taken', marked withdrawn); a case a lawyer has is closed without an outcome and that lawyer
+        gets a 'withdrawn' outbox item, in this same transaction, so a crash after the erasure cannot leave them
+        untold (`Erasure.withdrawn` lists them; the caller only wakes the sender). The person row goes; if cases
+        still point at it, it stays with a random key, no reply address and no consent, so that nothing links it
+        to the channel any more. Their counted consultations keep their topic, channel and time under a random
+        key. The retention purge (hotline/cases/retention.py) erases idle persons the same way.
 
         Tables that hold a person's data by channel key are erased in `_erase_by_key` (extend it there)."""
         at = _aware(at)

@@ -59,7 +59,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
         with pytest.raises(DatabaseError, match="hotline db upgrade"):
             require_current(engine)
         upgrade(empty_url)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0005"
         require_current(engine)
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
@@ -75,7 +75,7 @@ def test_upgrade_from_empty_makes_the_models_schema_and_downgrade_removes_it(emp
             assert set(inspect(connection).get_table_names()) == {"alembic_version"}
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 0
         upgrade(empty_url)  # and again: repeatable
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
     finally:
         engine.dispose()
 
@@ -171,7 +171,7 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
                 )
             )
         upgrade(empty_url)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
         with engine.connect() as connection:
             assert connection.execute(text("SELECT reply_address FROM people")).scalar_one() is None
             assert connection.execute(text("SELECT message_ref FROM case_offers")).scalar_one() is None
@@ -189,6 +189,34 @@ def test_0002_adds_the_reply_address_over_existing_rows_and_goes_back_down(empty
             assert connection.execute(text("SELECT ref FROM cases")).scalar_one() == "GZLA-2026-000001"
             assert connection.execute(text("SELECT count(*) FROM case_offers")).scalar_one() == 1
         upgrade(empty_url)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_fetched_at_over_existing_inbox_rows_and_goes_back_down(empty_url: str) -> None:
+    """A database at 0004 with a waiting inbox message: 0005 keeps it, not fetched (NULL); the downgrade to 0004
+    drops the column, the row intact."""
+    upgrade(empty_url, "0004")
+    engine = engine_for(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO person_inbox (channel, channel_key, sender, text, buttons, created_at) "
+                    "VALUES ('web', 'web:abc', 'lawyer', '你好', '[]', CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(empty_url)
+        assert current_revision(engine) == "0005"
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT fetched_at FROM person_inbox")).scalar_one() is None
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        downgrade(empty_url, "0004")
+        with engine.connect() as connection:
+            columns = {column["name"] for column in inspect(connection).get_columns("person_inbox")}
+            assert "fetched_at" not in columns
+            assert connection.execute(text("SELECT text FROM person_inbox")).scalar_one() == "你好"
+        upgrade(empty_url)
     finally:
         engine.dispose()

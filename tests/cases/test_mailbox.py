@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from hotline.cases.mailbox import Inbox, KeptMessages
+from hotline.cases.models import InboxMessage
 from hotline.cases.records import CaseError
 from tests.cases.conftest import T0, NewCase
 
@@ -31,6 +32,20 @@ def test_the_inbox_gives_each_message_once_in_order(engine: Engine) -> None:
         inbox.put("sms", "x", "lawyer", "t", T0)
     with pytest.raises(CaseError):
         inbox.put("web", "x", "bot", "t", T0)
+
+
+def test_a_message_is_marked_fetched_when_the_page_first_gets_it(engine: Engine) -> None:
+    """The retention purge deletes inbox messages fetched long enough ago: the first fetch is what counts."""
+    inbox = Inbox(engine)
+    first = inbox.put("web", "web:f", "lawyer", "一", T0)
+    inbox.since("web", "web:f", 0, at=T0 + timedelta(minutes=1))
+    second = inbox.put("web", "web:f", "lawyer", "二", T0 + timedelta(minutes=2))
+    inbox.since("web", "web:f", 0, at=T0 + timedelta(minutes=3))  # the page lost its answer and asks again
+    with engine.connect() as connection:
+        fetched = dict(connection.execute(select(InboxMessage.id, InboxMessage.fetched_at)).tuples().all())
+    assert fetched == {first: T0 + timedelta(minutes=1), second: T0 + timedelta(minutes=3)}
+    inbox.put("web", "web:f", "lawyer", "三", T0)
+    assert [i.text for i in inbox.since("web", "web:f", second)] == ["三"]  # handed out all the same
 
 
 def test_only_web_persons_get_inbox_messages_for_their_case(engine: Engine, new_case: NewCase) -> None:

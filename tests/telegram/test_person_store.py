@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 
+from hotline.cases import store as store_module
 from hotline.cases.models import Consultation, Person
 from hotline.cases.report import build
 from hotline.cases.store import CaseStore
@@ -66,11 +68,15 @@ def test_erase_person(store: CaseStore, engine: Engine, add_lawyer: AddLawyer, n
     assert withdrawn is not None and withdrawn.close_outcome is None
     assert store.messages(taken.id) == []
     assert store.events(taken.id)[-1].detail == {"was": "claimed"}
-    # The lawyers offered the waiting case get 'taken' (their copies change); nothing waits for the person.
+    # The lawyers offered the waiting case get 'taken', marked withdrawn (their copies change); the lawyer who had
+    # the taken case gets 'withdrawn', written by the erasure itself; nothing waits for the person.
     pending = store.pending_outbox()
-    assert ("taken", f"lawyer:{li.id}") in {
-        (item.kind, item.recipient) for item in pending if item.case_id == waiting.id
+    assert ("taken", f"lawyer:{li.id}", True) in {
+        (item.kind, item.recipient, item.payload.get("withdrawn")) for item in pending if item.case_id == waiting.id
     }
+    assert [(item.kind, item.recipient, item.payload) for item in pending if item.kind == "withdrawn"] == [
+        ("withdrawn", f"lawyer:{li.id}", {"ref": taken.ref})
+    ]
     assert not [item for item in pending if item.recipient == "person" and item.case_id in (waiting.id, taken.id)]
     # Nothing links the remaining rows to the chat any more.
     with engine.connect() as connection:
@@ -99,3 +105,37 @@ def test_erase_a_person_without_cases_removes_the_row(store: CaseStore, engine: 
     assert erasure.found and erasure.cases == () and erasure.withdrawn == ()
     with engine.connect() as connection:
         assert list(connection.execute(select(Person.id))) == []
+
+
+def test_the_withdrawal_notice_is_written_in_the_erasure_s_transaction(
+    store: CaseStore, add_lawyer: AddLawyer, new_case: NewCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice to the lawyer is an outbox item of the erasure's own transaction: an erasure that fails writes
+    no notice (and erases nothing), one that commits has its notice, which survives any crash after it."""
+    li = add_lawyer("Li")
+    taken = new_case(channel_key=KEY, reply_address="5550001")
+    assert store.claim(taken.id, li.id, T0)
+    before = {item.id for item in store.pending_outbox()}
+
+    def crash(*_: object) -> tuple[int, int]:
+        raise RuntimeError("the gateway dies mid-erasure")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "_erase_by_key", crash)  # the last write of the erasure's transaction
+        with pytest.raises(RuntimeError):
+            store.erase_person("telegram", KEY, T0 + timedelta(hours=1))
+    assert {item.id for item in store.pending_outbox()} == before  # no notice without the erasure
+    still = store.get_case(taken.id)
+    assert still is not None and still.status == "claimed" and still.transcript_excerpt  # nothing erased either
+
+    erasure = store.erase_person("telegram", KEY, T0 + timedelta(hours=1))
+    assert erasure.withdrawn == ((taken.ref, li.id),)
+    [notice] = [item for item in store.pending_outbox() if item.id not in before]
+    assert (notice.kind, notice.recipient, notice.case_id, notice.payload) == (
+        "withdrawn",
+        f"lawyer:{li.id}",
+        taken.id,
+        {"ref": taken.ref},
+    )
+    assert store.erase_person("telegram", KEY, T0 + timedelta(hours=2)).withdrawn == ()  # again: no second notice
+    assert [item.id for item in store.pending_outbox() if item.kind == "withdrawn"] == [notice.id]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.rasa_tracker import TrackerEraser
 from hotline.cases.db import database_url
+from hotline.rasa_tracker import TrackerEraser
 from tests.cases.conftest import fresh_postgres_schema
 
 # Rasa 3.6's table (rasa/core/tracker_store.py, SQLTrackerStore.SQLEvent).
