@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import re
 import signal
 import socket
 import statistics
@@ -43,6 +42,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from hotline import messages
+from hotline.bench_doc import write_section
 from hotline.rasa_service import stop_process, train, training_record
 from hotline.settings import Settings
 
@@ -1024,17 +1024,6 @@ def render(result: Result, conversations: Sequence[Script]) -> str:
         lines += ["", f"Warm-up: {result.warm_up_failed} message(s) not answered by the dialogue."]
     lines.append(MARK_END)
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the section between the markers (or append it); the rest of the file stays as it is."""
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\n"
-    if MARK_START in text and MARK_END in text:
-        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
 
 
 # ───────────────────────────── the chart ─────────────────────────────

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from hotline import safety
+from hotline.bench_doc import write_section
 from hotline.nlu import RasaNLU
 from hotline.rasa_service import RasaServer, train, training_record
 from hotline.settings import Settings
@@ -233,13 +233,3 @@ def render(results: list[ModelResult], safety_result: dict[str, Any]) -> str:
         MARK_END,
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\n"
-    if MARK_START in text and MARK_END in text:
-        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hotline import bench_e2e as e2e
+from hotline.bench_doc import write_section
 from hotline.rasa_service import train
 from hotline.settings import Settings
 
@@ -241,13 +242,3 @@ def render(
 
 def _cell(rows: Sequence[tuple[str, int]], index: int, total: int) -> str:
     return f"`{rows[index][0]}` | {100 * rows[index][1] / total:.0f} %" if index < len(rows) else " | "
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the section between this bench's markers (or add it at the end)."""
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\n"
-    if MARK_START in text and MARK_END in text:
-        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, "utf-8")

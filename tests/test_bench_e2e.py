@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from hotline import bench_e2e, messages
+from hotline.bench_doc import write_section
 from hotline.bench_e2e import (
     HANDOFF_TURN,
     LOADS,
@@ -38,7 +39,6 @@ from hotline.bench_e2e import (
     service_name,
     summarise,
     targets,
-    write_section,
 )
 from tests.conftest import Stack, post_chat
 

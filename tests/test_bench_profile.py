@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hotline.bench_doc import write_section
 from hotline.bench_e2e import Phase
 from hotline.bench_profile import (
     MARK_END,
@@ -14,7 +15,6 @@ from hotline.bench_profile import (
     frame_key,
     read_samples,
     render,
-    write_section,
 )
 
 SITE = "/work/x/.venv-rasa/lib/python3.10/site-packages"

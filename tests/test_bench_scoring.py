@@ -1,6 +1,7 @@
 """The benchmark's arithmetic (hotline.bench_nlu.score), on made-up items (never the evaluation sets)."""
 
-from hotline.bench_nlu import render, score, write_section
+from hotline.bench_doc import write_section
+from hotline.bench_nlu import render, score
 
 
 def test_precision_recall_macro_f1_and_false_urgent_rate() -> None:

@@ -23,7 +23,6 @@ real run would give (the tracker store's part is counted, not done). Logs say co
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -45,12 +44,11 @@ from hotline.cases.models import (
     Person,
 )
 from hotline.cases.records import CaseError
-from hotline.cases.store import _erase_by_key, _erase_case, _rowcount
+from hotline.cases.store import ERASED_KEY_PREFIX, _erase_by_key, _erase_case, _forget_person, _rowcount
 from hotline.rasa_tracker import TrackedConversation, TrackerEraser
 
 log = logging.getLogger(__name__)
 
-ERASED = "erased-"  # the prefix of the random keys an erased person's leftovers get: not a conversation any more
 # Audit events after which a case's personal content is gone already.
 CONTENT_GONE = ("erased", "purged")
 
@@ -202,7 +200,7 @@ def _keyed(query: Select[Any], column: InstrumentedAttribute[str], keys: Collect
     """Only these conversation keys, or (None) every key but an erased person's leftovers."""
     if keys is not None:
         return query.where(column.in_(keys))
-    return query.where(~column.startswith(ERASED))
+    return query.where(~column.startswith(ERASED_KEY_PREFIX))
 
 
 def _activity(session: Session, keys: Collection[str] | None = None) -> dict[str, _Activity]:
@@ -279,7 +277,7 @@ def _purge_idle_conversations(
     """The case store's part of erasing the idle conversations: which keys were idle (their tracker events go
     afterwards), what went here, and the ids of cases whose content went here (not in the cases step)."""
     activity = _activity(session)
-    candidates = sorted(key for key in {*activity, *tracked} if not key.startswith(ERASED))
+    candidates = sorted(key for key in {*activity, *tracked} if not key.startswith(ERASED_KEY_PREFIX))
     idle: list[str] = []
     counts = PurgeCounts()
     case_ids: list[int] = []
@@ -300,12 +298,7 @@ def _purge_idle_conversations(
                 if not _content_gone(session, one.id):
                     _erase_case(session, one, at, actor="system", kind="purged")
                     case_ids.append(one.id)
-            if cases:
-                person.channel_key = f"{ERASED}{uuid.uuid4().hex}"
-                person.consent_at = None
-                person.reply_address = None
-            else:
-                session.delete(person)
+            _forget_person(session, person, keep_row=bool(cases))
         session.flush()
         inbox, kept = _erase_by_key(session, None, key)
         counts += PurgeCounts(inbox_messages=inbox, kept_messages=kept)

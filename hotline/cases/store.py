@@ -76,6 +76,8 @@ __all__ = ["CaseError", "CaseStore", "RosterError", "eligible_lawyers"]
 
 # How long a sender may take to deliver an outbox item before another sender may try it.
 OUTBOX_LEASE = timedelta(seconds=15)
+# The prefix of the random keys an erased person's leftovers get (the person row, counted consultations).
+ERASED_KEY_PREFIX = "erased-"
 # How many of the eligible lawyers (least loaded first) get the first offer; escalation widens it.
 DEFAULT_OFFER_WIDTH = 3
 # The last escalation level: 1 = everyone on duty who may see the case, 2 = the supervisors.
@@ -226,6 +228,17 @@ def _erase_case(session: Session, case: Case, at: datetime, actor: str = "person
     _event(session, case, at, actor, kind, was=was)
 
 
+def _forget_person(session: Session, person: Person, *, keep_row: bool) -> None:
+    """An erased person: the row goes, or, while cases point at it, stays with a random key, no consent and no
+    reply address, so that nothing links it to the channel any more."""
+    if keep_row:
+        person.channel_key = f"{ERASED_KEY_PREFIX}{uuid.uuid4().hex}"
+        person.consent_at = None
+        person.reply_address = None
+    else:
+        session.delete(person)
+
+
 def _erase_by_key(session: Session, channel: str | None, channel_key: str) -> tuple[int, int]:
     """The person's rows in the tables known by their channel key (the conversation id), beside the cases. Every
     table that keeps something by that key gets its line here (the retention purge uses it too, with channel None:
@@ -233,7 +246,7 @@ def _erase_by_key(session: Session, channel: str | None, channel_key: str) -> tu
     # Consultations are the office's figures: kept, but under a random key each (one per conversation and topic).
     consultations = session.scalars(select(Consultation).where(Consultation.conversation_key == channel_key)).all()
     for consultation in consultations:
-        consultation.conversation_key = f"erased-{uuid.uuid4().hex}"
+        consultation.conversation_key = f"{ERASED_KEY_PREFIX}{uuid.uuid4().hex}"
     # What waited for a web person, and messages kept while the dialogue was down (hotline/cases/mailbox.py).
     inbox = delete(InboxMessage).where(InboxMessage.channel_key == channel_key)
     if channel is not None:
@@ -696,12 +709,7 @@ class CaseStore:
                     if case.status == "claimed" and case.assigned_lawyer_id is not None:
                         withdrawn.append((case.ref, case.assigned_lawyer_id))
                     _erase_case(session, case, at)
-                if cases:
-                    person.channel_key = f"erased-{uuid.uuid4().hex}"
-                    person.consent_at = None
-                    person.reply_address = None
-                else:
-                    session.delete(person)
+                _forget_person(session, person, keep_row=bool(cases))
             _erase_by_key(session, channel, channel_key)
             return Erasure(person is not None, tuple(refs), tuple(withdrawn))
 
