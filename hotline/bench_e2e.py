@@ -647,7 +647,6 @@ def run_bench(
     seconds: float | None = None,
     retrain: bool = False,
     write: bool = True,
-    scale: bool = True,
     command: str = COMMAND,
 ) -> int:
     runs = runs or (QUICK_RUNS if quick else RUNS)
@@ -703,8 +702,8 @@ def run_bench(
         finally:
             if stack is not None:
                 stop_stack(stack)
-        scale_run = run_scale(settings, model, conversations, seconds, var) if scale else None
-        if scale_run is not None and scale_run.error:
+        scale_run = run_scale(settings, model, conversations, seconds, var)
+        if scale_run.error:
             console.print(f"[red]two replicas: not measured ({scale_run.error})[/red]")
     result = Result(
         when=when,
